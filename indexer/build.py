@@ -1,0 +1,221 @@
+"""Build an index from a folder of articles: read, split, encode, index, swap in.
+
+Everything is written into a fresh build folder; only when it is complete and flushed to
+disk does the index link move to it (search.index.swap_in). A reindex killed at any
+moment therefore leaves the previous index as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexer.cache import EmbeddingCache, text_key
+from indexer.corpus import Skipped, list_files, read_corpus
+from indexer.split import split_article
+from search.errors import CorpusError, SearchError
+from search.index import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
+from search.lexical import LexicalIndex
+from search.manifest import Manifest
+from search.models import Article, Paragraph
+from search.semantic import VectorIndex
+from search.store import write_store
+from search.text import analyze
+
+if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
+    from search.encoder import Encoder
+
+# progress(label, total) opens a bar; the callable it yields advances it by n steps.
+Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]
+ENCODE_CHUNK = 64  # paragraphs encoded (and cached) between two progress updates
+
+
+def silent(label: str, total: int) -> ContextManager[Callable[[int], None]]:
+    """A progress reporter that shows nothing."""
+    return nullcontext(lambda n: None)
+
+
+@dataclass
+class BuildReport:
+    """What a reindex did, for the summary line."""
+
+    articles: int = 0
+    paragraphs: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    encoded: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    build: Path | None = None
+
+
+def source_fingerprint(source: Path) -> str:
+    """sha256 over the names and contents of the corpus files, to tell a stale index."""
+    digest = hashlib.sha256()
+    for path in list_files(source):
+        digest.update(path.relative_to(source).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def is_current(index_dir: Path, source: Path, model_name: str) -> bool:
+    """True when the index was built from these very files with this model."""
+    try:
+        manifest = Manifest.read(index_dir.resolve())
+    except SearchError:
+        return False
+    return manifest.model.get("name") == model_name and manifest.source.get(
+        "fingerprint"
+    ) == source_fingerprint(source)
+
+
+@contextmanager
+def reindex_lock(index_dir: Path) -> Iterator[None]:
+    """Allow one reindex of `index_dir` at a time (released when the process dies)."""
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = index_dir.with_name(index_dir.name + ".lock")
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise SearchError(f"another reindex of {index_dir} is running") from exc
+        yield
+
+
+def reindex(
+    source: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    cache_dir: Path,
+    *,
+    full: bool = False,
+    progress: Progress = silent,
+) -> BuildReport:
+    """Build a new index of `source` and swap it in at `index_dir`."""
+    started = time.perf_counter()
+    if not source.is_dir():
+        raise CorpusError(f"source folder {source} does not exist or is not a folder")
+    with reindex_lock(index_dir):
+        fingerprint = source_fingerprint(source)  # before reading: a later edit makes it stale
+        articles, skipped = _read(source, progress)
+        paragraphs = _split(articles, encoder)
+        if not paragraphs:
+            raise CorpusError(f"no readable articles in {source}; nothing to index")
+        vectors, encoded = _embed(paragraphs, encoder, cache_dir, full, progress)
+        report = BuildReport(
+            len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
+        )
+        report.build = builds_dir(index_dir) / _generation()
+        vector_index = _write_parts(report.build, articles, paragraphs, vectors, progress)
+        Manifest(
+            generation=report.build.name,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            model={
+                "name": encoder.name,
+                "fingerprint": encoder.fingerprint,
+                "dimension": encoder.dimension,
+            },
+            counts={
+                "articles": report.articles,
+                "paragraphs": report.paragraphs,
+                "skipped": len(skipped),
+            },
+            source={"path": str(source.resolve()), "fingerprint": fingerprint},
+            vectors={"kind": vector_index.kind, "count": vector_index.size},
+        ).write(report.build)  # last: a build with a manifest is complete
+        fsync_tree(report.build)
+        swap_in(index_dir, report.build)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _generation() -> str:
+    """A unique build name that sorts by time."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-") + secrets.token_hex(3)
+
+
+def _read(source: Path, progress: Progress) -> tuple[list[Article], list[Skipped]]:
+    """Read every article file under `source`, with a bar over the files."""
+    with progress("reading", len(list_files(source))) as advance:
+        corpus = read_corpus(source, on_file=lambda path: advance(1))
+    return corpus.articles, corpus.skipped
+
+
+def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:
+    """All paragraphs, each within the model's token window."""
+    return [
+        p
+        for a in articles
+        for p in split_article(a, count_tokens=encoder.count_tokens, max_tokens=encoder.max_tokens)
+    ]
+
+
+def _embed(
+    paragraphs: Sequence[Paragraph],
+    encoder: Encoder,
+    cache_dir: Path,
+    full: bool,
+    progress: Progress,
+) -> tuple[np.ndarray, int]:
+    """Vectors of all paragraphs and how many were encoded; the rest come from the cache."""
+    cache = EmbeddingCache(cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension)
+    try:
+        return _embed_missing(paragraphs, encoder, cache, full, progress)
+    finally:
+        cache.close()
+
+
+def _embed_missing(
+    paragraphs: Sequence[Paragraph],
+    encoder: Encoder,
+    cache: EmbeddingCache,
+    full: bool,
+    progress: Progress,
+) -> tuple[np.ndarray, int]:
+    """Encode the texts the cache lacks (all of them with `full`), caching as it goes."""
+    keys = [text_key(p.text) for p in paragraphs]
+    known = {} if full else cache.get(keys)
+    missing = sorted(
+        {k: p.text for k, p in zip(keys, paragraphs) if k not in known}.items(),
+        key=lambda item: len(item[1]),
+    )  # similar lengths batch with less padding
+    with progress("encoding", len(missing)) as advance:
+        for start in range(0, len(missing), ENCODE_CHUNK):
+            chunk = missing[start : start + ENCODE_CHUNK]
+            vectors = encoder.encode_passages([text for _, text in chunk])
+            fresh = list(zip((key for key, _ in chunk), vectors))
+            cache.put(fresh)  # committed per chunk: a killed reindex keeps its work
+            known.update(fresh)
+            advance(len(chunk))
+    matrix = np.stack([known[k] for k in keys]).astype(np.float32)
+    return matrix, len(missing)
+
+
+def _write_parts(
+    build: Path,
+    articles: Sequence[Article],
+    paragraphs: Sequence[Paragraph],
+    vectors: np.ndarray,
+    progress: Progress,
+) -> VectorIndex:
+    """Write the store, the BM25 index and the vector index into a new build folder."""
+    build.mkdir(parents=True)
+    with progress("indexing", 3) as advance:
+        write_store(build / STORE_NAME, articles, paragraphs)
+        advance(1)
+        LexicalIndex.build([analyze(p.text) for p in paragraphs]).save(build / BM25_DIR)
+        advance(1)
+        vector_index = VectorIndex.build(vectors)
+        vector_index.save(build / VECTORS_NAME)
+        advance(1)
+    return vector_index

@@ -1,0 +1,136 @@
+"""poisk's command line: `python manage.py reindex` (more commands: `--help`)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from search.config import Settings
+from search.errors import SearchError
+
+DEBUG = os.environ.get("POISK_DEBUG") == "1"
+
+
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn any failure into a one-line message and exit code 1 (POISK_DEBUG=1: traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (click.ClickException, click.Abort, click.exceptions.Exit):
+            raise
+        except SearchError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:  # the edge of the program: nothing escapes as a traceback
+            if DEBUG:
+                raise
+            message = f"{type(exc).__name__}: {exc} (POISK_DEBUG=1 shows the traceback)"
+            raise click.ClickException(" ".join(message.split())) from exc
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A click progress bar on stderr, advanced by the callable it yields."""
+    with click.progressbar(
+        length=total, label=f"{label:<9}", file=sys.stderr, show_pos=True, show_eta=total > 0
+    ) as bar:
+        yield bar.update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """poisk: hybrid (BM25 + multilingual embeddings) search over news articles."""
+    ctx.ensure_object(dict)
+    ctx.obj.setdefault("settings", Settings.from_env())
+
+
+def _load_encoder(ctx: click.Context, model: str, cache_dir: Path) -> Any:
+    """The encoder for `model`; tests put a fake loader into ctx.obj."""
+    loader = ctx.obj.get("load_encoder")
+    if loader is None:
+        from search.encoder import load_encoder as loader  # imports torch: only when needed
+    return loader(model, cache_dir)
+
+
+@cli.command()
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path),
+    help="Folder of articles (.txt, .md, .jsonl). Default: $POISK_SOURCE or seeds/.",
+)
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    help="Index folder. Default: $POISK_INDEX or var/index.",
+)
+@click.option(
+    "--model",
+    help="Embedding model: the bundled multilingual-e5-small (default, "
+    "or $POISK_MODEL), or a sentence-transformers name or folder.",
+)
+@click.option("--full", is_flag=True, help="Re-encode every paragraph, ignoring the cache.")
+@click.option(
+    "--if-stale",
+    is_flag=True,
+    help="Do nothing when the index is already built from these files and model.",
+)
+@click.pass_context
+@one_line_errors
+def reindex(
+    ctx: click.Context,
+    source: Path | None,
+    index_dir: Path | None,
+    model: str | None,
+    full: bool,
+    if_stale: bool,
+) -> None:
+    """Build the index from a folder of articles and swap it in atomically."""
+    from indexer.build import is_current
+    from indexer.build import reindex as build
+
+    settings: Settings = ctx.obj["settings"]
+    source = source or settings.source_dir
+    index_dir = index_dir or settings.index_dir
+    model = model or settings.model
+    if if_stale and not full and is_current(index_dir, source, model):
+        click.echo(f"index at {index_dir} is up to date with {source}")
+        return
+    if not source.is_dir():  # before the model's seconds-long load
+        raise click.ClickException(f"source folder {source} does not exist or is not a folder")
+    started = time.perf_counter()
+    encoder = _load_encoder(ctx, model, settings.cache_dir)
+    click.echo(f"model {model} loaded in {time.perf_counter() - started:.1f} s")
+    report = build(source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar)
+    _print_report(report, source, index_dir)
+
+
+def _print_report(report: Any, source: Path, index_dir: Path) -> None:
+    """The summary a reindex ends with."""
+    click.echo(
+        f"indexed {report.articles} articles, {report.paragraphs} paragraphs from {source} "
+        f"in {report.seconds:.1f} s"
+    )
+    click.echo(f"encoded {report.encoded} paragraphs, {report.cached} taken from the cache")
+    if report.skipped:
+        click.echo(f"skipped {len(report.skipped)}:")
+        for s in report.skipped:
+            where = f"{s.source}:{s.line}" if s.line else s.source
+            click.echo(f"  {where}: {s.reason}")
+    click.echo(f"index {index_dir} -> {report.build}")
+
+
+if __name__ == "__main__":
+    cli()

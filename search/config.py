@@ -1,0 +1,43 @@
+"""Settings: defaults, overridden by environment variables. The one place config is read.
+
+| variable       | default      | meaning                                                  |
+|----------------|--------------|----------------------------------------------------------|
+| POISK_INDEX    | var/index    | the index folder (a link to the current build)           |
+| POISK_SOURCE   | seeds        | the folder of articles `reindex` reads                    |
+| POISK_MODEL    | multilingual-e5-small | embedding model: the bundled default, or any     |
+|                |              | sentence-transformers model name or local folder         |
+| POISK_CACHE    | var/cache    | converted model and embedding cache                      |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.bundled_model import DEFAULT_MODEL_NAME
+
+DEFAULT_MODEL = DEFAULT_MODEL_NAME
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and which model encodes; immutable once read."""
+
+    index_dir: Path = Path("var/index")
+    source_dir: Path = Path("seeds")
+    model: str = DEFAULT_MODEL
+    cache_dir: Path = Path("var/cache")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Defaults overridden by POISK_* environment variables."""
+        env = os.environ if env is None else env
+        base = cls()
+        return cls(
+            index_dir=Path(env.get("POISK_INDEX", base.index_dir)),
+            source_dir=Path(env.get("POISK_SOURCE", base.source_dir)),
+            model=env.get("POISK_MODEL", base.model) or DEFAULT_MODEL,
+            cache_dir=Path(env.get("POISK_CACHE", base.cache_dir)),
+        )

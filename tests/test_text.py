@@ -1,0 +1,52 @@
+"""Text analysis: normalisation, tokens, stemming by script, stop words."""
+
+from search.text import analyze, normalize, stem, tokenize
+
+
+def test_normalize_folds_case_yo_and_accents():
+    assert normalize("Её ЁЛКА") == "ее елка"
+    assert normalize("ви\u0301за") == "виза"
+
+
+def test_normalize_is_idempotent_on_tricky_input():
+    for text in ["ǅ", "ﬃ", "İstanbul", "Ё\u0308", "①②", "ẞ"]:
+        once = normalize(text)
+        assert normalize(once) == once
+
+
+def test_tokens_are_letter_and_digit_runs():
+    assert tokenize("Север-Юг, COP29 и 121 state_s!") == [
+        "север",
+        "юг",
+        "cop29",
+        "и",
+        "121",
+        "state",
+        "s",
+    ]
+
+
+def test_inflected_forms_share_a_stem():
+    assert analyze("стипендии") == analyze("стипендий") == analyze("стипендия")
+    assert analyze("порту") == analyze("порт")
+    assert analyze("students") == analyze("student")
+
+
+def test_stemmer_follows_the_script_of_each_word():
+    assert stem("ports") == "port"  # English Snowball
+    assert stem("портами") == "порт"  # Russian Snowball
+    assert stem("2025") == "2025"
+
+
+def test_stop_words_are_dropped_in_both_languages():
+    assert analyze("в порту и the port of Baku") == ["порт", "port", "baku"]
+
+
+def test_query_and_document_analysis_agree():
+    doc = analyze("Перуанский порт Чанкай, интегрированный в инициативу")
+    assert set(analyze("порт Чанкай")) <= set(doc)
+
+
+def test_empty_and_symbol_only_text():
+    assert analyze("") == []
+    assert analyze("— … !!! 🙂") == []
