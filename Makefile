@@ -4,16 +4,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint index clean
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint index browser clean
 
 run: index
-	@echo "index ready at $${POISK_INDEX:-var/index} (serving arrives with the search service)"
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 index: $(STAMP)
 	$(PY) manage.py reindex --if-stale
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+# The browser test drives Debian's Chromium; install it where we may (root), else it skips.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null; \
+	  else echo "chromium is not installed: the browser test will be skipped"; fi; \
+	fi
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

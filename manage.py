@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import html
+import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -130,6 +133,72 @@ def _print_report(report: Any, source: Path, index_dir: Path) -> None:
             where = f"{s.source}:{s.line}" if s.line else s.source
             click.echo(f"  {where}: {s.reason}")
     click.echo(f"index {index_dir} -> {report.build}")
+
+
+def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
+    """A Searcher over `index_dir` (or the configured index) with the configured model."""
+    from search.service import Searcher
+
+    settings: Settings = ctx.obj["settings"]
+    encoder = _load_encoder(ctx, settings.model, settings.cache_dir)
+    return Searcher(index_dir or settings.index_dir, encoder)
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--k", default=10, show_default=True, help="Results per page (1-100).")
+@click.option("--offset", default=0, show_default=True, help="Results to skip (0-1000).")
+@click.option("--mode", type=click.Choice(["hybrid", "bm25", "semantic"]), default="hybrid",
+              show_default=True)  # fmt: skip
+@click.option("--fusion", type=click.Choice(["rrf", "convex"]), default="rrf", show_default=True)
+@click.option("--alpha", type=float, help="Weight of the semantic leg in convex fusion (0-1).")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@click.pass_context
+@one_line_errors
+def search(ctx: click.Context, text: str, k: int, offset: int, mode: str, fusion: str,
+           alpha: float | None, index_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+    """Search the index from the terminal."""
+    result = _searcher(ctx, index_dir).search(text, k, offset, mode, fusion, alpha)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{result.total} found for {result.query!r} ({mode}) in {result.took_ms} ms")
+    for hit in result.results:
+        click.echo(_format_hit(hit))
+
+
+def _format_hit(hit: Any) -> str:
+    """A hit as terminal lines: rank, title, date, id, the snippet with marked words."""
+    legs = [f"{name} #{leg.rank} {leg.score:.3f}" for name, leg in
+            (("bm25", hit.bm25), ("semantic", hit.semantic)) if leg]  # fmt: skip
+    marked = re.sub(r"<mark>(.*?)</mark>", lambda m: click.style(m.group(1), bold=True,
+                    fg="yellow"), hit.snippet)  # fmt: skip
+    head = click.style(f"{hit.rank:>3}. {hit.title}", bold=True)
+    return (
+        f"{head}\n     {hit.date or 'no date'} · {hit.id} · score {hit.score:.4f} · "
+        f"{' · '.join(legs)}\n     {html.unescape(marked)}\n"
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.pass_context
+@one_line_errors
+def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Path | None) -> None:
+    """Serve the web page and the JSON API with waitress (a production WSGI server)."""
+    import waitress
+
+    from web import create_app
+
+    settings: Settings = ctx.obj["settings"]
+    searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
+    app = create_app(settings, searcher)
+    click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="poisk")
 
 
 if __name__ == "__main__":

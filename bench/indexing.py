@@ -1,4 +1,4 @@
-"""Indexing speed and model load time with the real default model.
+"""Indexing speed, model load time and query encoding time with the real default model.
 
 Run: .venv/bin/python bench/indexing.py [--copies 10] [--runs 3]
 
@@ -60,6 +60,11 @@ def main() -> None:
         n = make_corpus(tmp_path / "corpus", args.copies)
         loads = [load_seconds(cache) for _ in range(args.runs)]
         texts = [p for a in read_corpus(tmp_path / "corpus").articles for p in a.body.split("\n\n")]
+        query_ms = []
+        for i in range(50):
+            t = time.perf_counter()
+            encoder.encode_queries([f"stipends for NAM students {i}"])
+            query_ms.append((time.perf_counter() - t) * 1000)
         raw, full = [], []
         for run in range(args.runs):
             t = time.perf_counter()
@@ -68,6 +73,7 @@ def main() -> None:
             report = reindex(tmp_path / "corpus", tmp_path / f"index{run}", encoder, cache,
                              full=True)  # fmt: skip
             full.append(report.paragraphs / report.seconds)
+    print(f"one query's encoding: {statistics.median(query_ms):.1f} ms (median of 50)")
     print(f"paragraphs: {n} ({args.copies} copies of the seeds), runs: {args.runs}")
     print(f"model load (new process, torch import included): {statistics.median(loads):.1f} s")
     print(f"raw passage encoding: {statistics.median(raw):.1f} paragraphs/s")

@@ -108,7 +108,11 @@ class LoadedIndex:
 
 def load_index(index_dir: Path) -> LoadedIndex:
     """Open the current build; the caller checks the model with manifest.check()."""
-    build = current_build(index_dir)
+    return load_build(current_build(index_dir))
+
+
+def load_build(build: Path) -> LoadedIndex:
+    """Open one build folder and check that its parts agree."""
     manifest = Manifest.read(build)
     store = Store(build / STORE_NAME)
     try:

@@ -54,9 +54,18 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return self.bm25.get_scores_from_ids(ids)
 
-    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Top-k (document, score) pairs, best first; only documents scoring above 0."""
+    def search(
+        self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (document, score) pairs, best first; only documents scoring above 0.
+
+        `allowed` (sorted document numbers) restricts the search before the cut.
+        """
         scores = self.scores(terms)
+        if allowed is not None:
+            mask = np.zeros(scores.shape, dtype=bool)
+            mask[allowed] = True
+            scores = np.where(mask, scores, 0)
         positive = np.flatnonzero(scores > 0)
         if positive.size > k:
             top = np.argpartition(-scores[positive], k - 1)[:k]

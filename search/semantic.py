@@ -61,12 +61,25 @@ class VectorIndex:
         """'flat' (exact) or 'hnsw' (approximate)."""
         return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "flat"
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top-k (row, cosine) pairs for one unit-length query vector, best first."""
-        if self.size == 0 or k <= 0:
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (row, cosine) pairs for one unit-length query vector, best first.
+
+        `allowed` (row numbers) restricts the search inside FAISS, before the cut.
+        """
+        if self.size == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        scores, rows = self.index.search(q, min(k, self.size))
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            params = (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+                if self.kind == "hnsw"
+                else faiss.SearchParameters(sel=selector)
+            )
+        scores, rows = self.index.search(q, min(k, self.size), params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
     def save(self, path: Path) -> None:

@@ -7,6 +7,7 @@ from either leg is one primary-key lookup away from its text and article.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -49,8 +50,10 @@ class Store:
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise IndexCorrupt(f"paragraph store {path} is missing")
-        # Read-only and shareable between the web server's threads; nothing writes to it.
+        # Read-only, shared by the web server's threads; the lock keeps their statements
+        # from interleaving on the one connection.
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
         try:
             self._db.execute("SELECT count(*) FROM paragraphs").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -61,25 +64,41 @@ class Store:
         """Release the database file."""
         self._db.close()
 
+    def _rows(self, query: str, params: Sequence[object] = ()) -> list[tuple]:
+        """All rows of one statement."""
+        with self._lock:
+            return self._db.execute(query, params).fetchall()
+
     def count(self, table: str) -> int:
         """Rows in 'articles' or 'paragraphs'."""
         if table not in ("articles", "paragraphs"):
             raise ValueError(table)
-        return self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self._rows(f"SELECT count(*) FROM {table}")[0][0]
+
+    def rows_between(self, date_from: str | None, date_to: str | None) -> list[int]:
+        """Paragraph rows of articles dated within [date_from, date_to] (ISO; None: open)."""
+        return [
+            r
+            for (r,) in self._rows(
+                "SELECT p.row FROM paragraphs p JOIN articles a ON a.id = p.article_id "
+                "WHERE a.date IS NOT NULL AND a.date >= coalesce(?, a.date) "
+                "AND a.date <= coalesce(?, a.date) ORDER BY p.row",
+                (date_from, date_to),
+            )
+        ]
 
     def paragraphs(self, rows: Sequence[int]) -> dict[int, Paragraph]:
         """Paragraphs by row number (rows that do not exist are left out)."""
         marks = ",".join("?" * len(rows))
         query = f"SELECT row, id, article_id, n, text FROM paragraphs WHERE row IN ({marks})"
-        return {r: Paragraph(i, a, n, t) for r, i, a, n, t in self._db.execute(query, rows)}
+        return {r: Paragraph(i, a, n, t) for r, i, a, n, t in self._rows(query, rows)}
 
     def article(self, article_id: str) -> Article | None:
         """An article with its body rebuilt from its paragraphs, or None."""
-        row = self._db.execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
-        if row is None:
+        found = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
+        if not found:
             return None
+        row = found[0]
         body = "\n\n".join(p.text for p in self.article_paragraphs(article_id))
         aid, title, date, url, rubric, source = row
         return Article(aid, title, body, date, url, rubric, source)
@@ -90,11 +109,10 @@ class Store:
         marks = ",".join("?" * len(ids))
         query = f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})"
         return {
-            r[0]: Article(r[0], r[1], "", r[2], r[3], r[4], r[5])
-            for r in self._db.execute(query, ids)
+            r[0]: Article(r[0], r[1], "", r[2], r[3], r[4], r[5]) for r in self._rows(query, ids)
         }
 
     def article_paragraphs(self, article_id: str) -> list[Paragraph]:
         """An article's paragraphs in order."""
         query = "SELECT id, article_id, n, text FROM paragraphs WHERE article_id = ? ORDER BY n"
-        return [Paragraph(*r) for r in self._db.execute(query, (article_id,))]
+        return [Paragraph(*r) for r in self._rows(query, (article_id,))]

@@ -1,0 +1,209 @@
+"""The Searcher: both legs over the current index, fused, cut to a page, with snippets.
+
+The web API, the web pages and `manage.py search` all answer through this one class.
+It follows the index link: when a reindex swaps in a new build, the next search loads
+it, while searches already running finish on the build they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search import fusion as fuse
+from search.config import Settings
+from search.errors import IndexCorrupt, SearchError
+from search.index import LoadedIndex, current_build, load_build
+from search.models import Article, Hit, LegHit, Paragraph, SearchResult
+from search.snippets import snippet
+from search.text import analyze
+
+if TYPE_CHECKING:
+    from search.encoder import Encoder
+
+MODES = ("hybrid", "bm25", "semantic")
+FUSIONS = ("rrf", "convex")
+DEFAULT_ALPHA = 0.5
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_OFFSET = 1000
+MIN_DEPTH = 100  # each leg fetches at least this many, and 10x the page's end
+
+Ranking = list[tuple[int, float]]
+
+
+class InvalidParameter(SearchError):
+    """A search parameter out of its range; `param` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def check_parameters(query: str, k: int, offset: int, mode: str, fusion: str,
+                     alpha: float | None) -> str:  # fmt: skip
+    """The trimmed query, or InvalidParameter naming the first bad value."""
+    query = query.strip()
+    rules = [
+        ("q", bool(query), "q must not be empty"),
+        ("q", len(query) <= MAX_QUERY_CHARS, f"q must be at most {MAX_QUERY_CHARS} characters"),
+        ("k", 1 <= k <= MAX_K, f"k must be an integer from 1 to {MAX_K}"),
+        ("offset", 0 <= offset <= MAX_OFFSET, f"offset must be from 0 to {MAX_OFFSET}"),
+        ("mode", mode in MODES, f"mode must be one of {', '.join(MODES)}"),
+        ("fusion", fusion in FUSIONS, f"fusion must be one of {', '.join(FUSIONS)}"),
+        ("alpha", alpha is None or 0.0 <= alpha <= 1.0, "alpha must be from 0 to 1"),
+    ]
+    for param, ok, message in rules:
+        if not ok:
+            raise InvalidParameter(param, message)
+    return query
+
+
+class Searcher:
+    """Answers searches over the index at `index_dir` with one encoder."""
+
+    def __init__(self, index_dir: Path, encoder: Encoder) -> None:
+        self.index_dir = index_dir
+        self.encoder = encoder
+        self._lock = threading.Lock()
+        self._loaded: LoadedIndex | None = None
+        self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Searcher:
+        """A searcher with the configured model (loads it: seconds)."""
+        from search.encoder import load_encoder
+
+        return cls(settings.index_dir, load_encoder(settings.model, settings.cache_dir))
+
+    def current(self) -> LoadedIndex:
+        """The build the index link points at now, loaded and checked once."""
+        build = current_build(self.index_dir)
+        loaded = self._loaded
+        if loaded is not None and loaded.path == build:
+            return loaded
+        with self._lock:
+            if self._loaded is None or self._loaded.path != build:
+                self._loaded = self._load(build)
+            return self._loaded
+
+    def _load(self, build: Path) -> LoadedIndex:
+        """Open a build and check it against the encoder; remember a failure."""
+        if self._failed and self._failed[0] == build:
+            raise self._failed[1]
+        try:
+            index = load_build(build)
+            m = self.encoder
+            index.manifest.check(m.name, m.fingerprint, m.dimension)
+        except SearchError as exc:
+            self._failed = (build, exc)
+            raise
+        except Exception as exc:  # a damaged file can fail in ways the readers don't name
+            self._failed = (build, IndexCorrupt(f"index at {build} is unreadable: {exc}"))
+            raise self._failed[1] from exc
+        return index
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+        fusion: str = "rrf",
+        alpha: float | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> SearchResult:
+        """One page of results for `query` (see the API contract in the README)."""
+        started = time.perf_counter()
+        query = check_parameters(query, k, offset, mode, fusion, alpha)
+        if date_from and date_to and date_from > date_to:
+            raise InvalidParameter("date_from", "date_from must not be after date_to")
+        alpha = (DEFAULT_ALPHA if alpha is None else alpha) if fusion == "convex" else None
+        index = self.current()
+        allowed = None
+        if date_from or date_to:
+            iso = (d.isoformat() if d else None for d in (date_from, date_to))
+            allowed = np.asarray(index.store.rows_between(*iso), dtype=np.int64)
+        depth = max(MIN_DEPTH, 10 * (offset + k))
+        lexical = self._lexical(index, query, depth, allowed) if mode != "semantic" else []
+        semantic = self._semantic(index, query, depth, allowed) if mode != "bm25" else []
+        ranked = _fused(mode, fusion, alpha, lexical, semantic)
+        hits = _hits(index, query, ranked[offset : offset + k], offset, lexical, semantic)
+        took = round((time.perf_counter() - started) * 1000, 1)
+        return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
+
+    def _lexical(self, index: LoadedIndex, query: str, depth: int,
+                 allowed: np.ndarray | None) -> Ranking:  # fmt: skip
+        """The BM25 leg."""
+        return index.lexical.search(analyze(query), depth, allowed)
+
+    def _semantic(self, index: LoadedIndex, query: str, depth: int,
+                  allowed: np.ndarray | None) -> Ranking:  # fmt: skip
+        """The dense leg."""
+        vector = self.encoder.encode_queries([query])[0]
+        return index.vectors.search(vector, depth, allowed)
+
+    def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
+        """An article and its paragraphs, or None for an unknown id."""
+        store = self.current().store
+        article = store.article(article_id)
+        return None if article is None else (article, store.article_paragraphs(article_id))
+
+    def stats(self) -> dict[str, Any]:
+        """What the current index holds and how it was built."""
+        manifest = self.current().manifest
+        return {
+            "articles": manifest.counts["articles"],
+            "paragraphs": manifest.counts["paragraphs"],
+            "model": manifest.model,
+            "built_at": manifest.built_at,
+            "generation": manifest.generation,
+            "vectors": manifest.vectors["kind"],
+            "source": manifest.source["path"],
+        }
+
+
+def _fused(mode: str, fusion: str, alpha: float | None, lexical: Ranking,
+           semantic: Ranking) -> Ranking:  # fmt: skip
+    """The final ranking: one leg as it is, or both fused."""
+    if mode == "bm25":
+        return lexical
+    if mode == "semantic":
+        return semantic
+    if fusion == "convex":
+        return fuse.convex(lexical, semantic, alpha if alpha is not None else DEFAULT_ALPHA)
+    return fuse.rrf([lexical, semantic])
+
+
+def _hits(index: LoadedIndex, query: str, page: Ranking, offset: int, lexical: Ranking,
+          semantic: Ranking) -> list[Hit]:  # fmt: skip
+    """Hits for one page, with texts, articles, snippets and both legs' standing."""
+    legs = [{doc: LegHit(r, s) for r, (doc, s) in enumerate(leg, 1)} for leg in (lexical, semantic)]
+    paragraphs = index.store.paragraphs([doc for doc, _ in page])
+    articles = index.store.articles(p.article_id for p in paragraphs.values())
+    hits = []
+    for rank, (doc, score) in enumerate(page, start=offset + 1):
+        p = paragraphs[doc]
+        a = articles[p.article_id]
+        hits.append(
+            Hit(
+                rank,
+                p.id,
+                a.id,
+                a.title,
+                a.date,
+                a.url,
+                p.text,
+                snippet(p.text, query),
+                score,
+                legs[0].get(doc),
+                legs[1].get(doc),
+            )  # fmt: skip
+        )
+    return hits

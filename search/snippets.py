@@ -1,0 +1,67 @@
+"""Snippets: the paragraph's best window, query words marked, everything HTML-escaped.
+
+Words are matched by stem, through the same analysis as the index, so a query for
+"стипендии" marks "стипендий". The output is safe to put into a page as it is: every
+piece of text is escaped and the only markup is <mark>.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from search.text import analyze
+
+MAX_CHARS = 320  # a snippet longer than this is cut to the window with the most matches
+CONTEXT_CHARS = 60  # text kept before the first match of the window
+ELLIPSIS = "…"
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _matches(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    """(start, end) of the words of `text` whose stem is one of `terms`."""
+    if not terms:
+        return []
+    return [m.span() for m in _WORD.finditer(text) if set(analyze(m.group())) & terms]
+
+
+def _window(text: str, matches: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
+    """The span of at most max_chars, on word boundaries, holding the most matches."""
+    if len(text) <= max_chars:
+        return 0, len(text)
+    best_start, best_count = 0, 0
+    for start, _ in matches:
+        start = max(0, start - CONTEXT_CHARS)
+        count = sum(1 for s, e in matches if s >= start and e <= start + max_chars)
+        if count > best_count:
+            best_start, best_count = start, count
+    return _snap(text, best_start, best_start + max_chars)
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """Move a span's ends inward to word boundaries."""
+    if start > 0:
+        word = _WORD.search(text, start)
+        start = word.start() if word else start
+    if end < len(text):
+        cut = text.rfind(" ", start, end)
+        end = cut if cut > start else end
+    return start, end
+
+
+def snippet(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
+    """HTML for `text`: query words in <mark>, cut to its best window when long."""
+    matches = _matches(text, set(analyze(query)))
+    start, end = _window(text, matches, max_chars)
+    parts = [ELLIPSIS] if start > 0 else []
+    position = start
+    for s, e in matches:
+        if s < start or e > end:
+            continue
+        parts += [escape(text[position:s]), "<mark>", escape(text[s:e]), "</mark>"]
+        position = e
+    parts.append(escape(text[position:end]))
+    if end < len(text):
+        parts.append(ELLIPSIS)
+    return "".join(parts)

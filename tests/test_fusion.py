@@ -1,0 +1,51 @@
+"""Fusion arithmetic on hand-written rankings."""
+
+import pytest
+
+from search.fusion import convex, min_max, rrf
+
+
+def test_rrf_sums_reciprocal_ranks_with_k_60():
+    fused = dict(rrf([[(1, 9.0), (2, 5.0)], [(2, 0.9), (3, 0.8)]]))
+    assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[1] == pytest.approx(1 / 61)
+    assert fused[3] == pytest.approx(1 / 62)
+
+
+def test_rrf_order_and_deterministic_tie_break():
+    # docs 1 and 3 tie (1/61 each): the lower doc number comes first
+    assert [d for d, _ in rrf([[(3, 1.0)], [(1, 1.0)]])] == [1, 3]
+    assert [d for d, _ in rrf([[(1, 2.0), (2, 1.0)], [(2, 0.5), (1, 0.4)]])] == [1, 2]
+
+
+def test_rrf_is_invariant_to_the_order_of_the_legs():
+    a, b = [(5, 3.0), (6, 2.0), (7, 1.0)], [(7, 0.9), (8, 0.8)]
+    assert rrf([a, b]) == rrf([b, a])
+
+
+@pytest.mark.parametrize("empty_first", [True, False])
+def test_one_empty_leg_leaves_the_other_legs_order(empty_first):
+    leg = [(4, 0.9), (2, 0.7), (9, 0.1)]
+    legs = [[], leg] if empty_first else [leg, []]
+    assert [d for d, _ in rrf(legs)] == [4, 2, 9]
+    assert [d for d, _ in convex(*legs, alpha=0.3)] == [4, 2, 9]
+
+
+def test_min_max_scales_to_unit_range_and_flat_lists_to_one():
+    assert min_max([(1, 10.0), (2, 5.0), (3, 0.0)]) == {1: 1.0, 2: 0.5, 3: 0.0}
+    assert min_max([(1, 0.4), (2, 0.4)]) == {1: 1.0, 2: 1.0}
+    assert min_max([]) == {}
+
+
+def test_convex_weights_the_semantic_leg_by_alpha():
+    lexical = [(1, 10.0), (2, 0.0)]  # normalised: 1 -> 1.0, 2 -> 0.0
+    semantic = [(2, 0.9), (3, 0.5), (1, 0.1)]  # normalised: 2 -> 1.0, 3 -> 0.5, 1 -> 0.0
+    fused = dict(convex(lexical, semantic, alpha=0.25))
+    assert fused == pytest.approx({1: 0.75, 2: 0.25, 3: 0.125})
+    assert [d for d, _ in convex(lexical, semantic, alpha=1.0)] == [2, 3, 1]
+    assert [d for d, _ in convex(lexical, semantic, alpha=0.0)] == [1, 2, 3]
+
+
+def test_convex_refuses_alpha_outside_0_1():
+    with pytest.raises(ValueError):
+        convex([], [], alpha=1.5)

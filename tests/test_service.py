@@ -1,0 +1,168 @@
+"""The Searcher: legs, fusion, pagination, filters, hot reload, refusal of bad indexes."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+
+from indexer.build import reindex
+from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from search.index import VECTORS_NAME
+from search.service import InvalidParameter, Searcher
+from tests.conftest import SEEDS
+from tests.fakes import FakeEncoder
+
+AZ, PERU = "000_f267e610140cff85", "001_37d38f48706849c8"
+CHANCAY, STIPENDS = f"{AZ}:7", f"{AZ}:5"
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory) -> Searcher:
+    tmp = tmp_path_factory.mktemp("svc")
+    encoder = FakeEncoder()
+    reindex(SEEDS, tmp / "index", encoder, tmp / "cache")
+    return Searcher(tmp / "index", encoder)
+
+
+def ids(result) -> list[str]:
+    return [h.id for h in result.results]
+
+
+def test_hybrid_hits_carry_both_legs(searcher):
+    result = searcher.search("порт Чанкай")
+    top = result.results[0]
+    assert top.id == CHANCAY and top.rank == 1
+    assert top.bm25.rank == 1 and top.semantic is not None
+    assert top.score == pytest.approx(1 / 61 + 1 / (60 + top.semantic.rank))
+    missed = [h for h in result.results if h.bm25 is None]
+    assert missed, "paragraphs found only by the dense leg have bm25 = None"
+
+
+def test_bm25_mode_returns_only_matching_paragraphs(searcher):
+    result = searcher.search("Чанкай", mode="bm25")
+    assert ids(result) == [CHANCAY]
+    assert result.total == 1 and result.results[0].semantic is None
+
+
+def test_semantic_mode_ranks_every_paragraph(searcher):
+    result = searcher.search("Чанкай", mode="semantic", k=100)
+    assert result.total == 21 and len(result.results) == 21
+    assert all(h.bm25 is None for h in result.results)
+
+
+def test_convex_fusion_reports_its_alpha(searcher):
+    assert searcher.search("порт", fusion="convex").alpha == 0.5
+    assert searcher.search("порт", fusion="convex", alpha=0.2).alpha == 0.2
+    assert searcher.search("порт", alpha=0.2).alpha is None  # rrf has no weight
+
+
+def test_pages_continue_each_other_without_overlap_or_gap(searcher):
+    whole = ids(searcher.search("Азербайджан Перу", k=15))
+    pages = [ids(searcher.search("Азербайджан Перу", k=5, offset=o)) for o in (0, 5, 10)]
+    assert pages[0] + pages[1] + pages[2] == whole
+    assert searcher.search("Азербайджан Перу", k=5, offset=10).results[0].rank == 11
+
+
+def test_date_filters_apply_to_both_legs(searcher):
+    later = searcher.search("Перу Азербайджан", k=100, date_from=date(2025, 9, 5))
+    assert {h.article_id for h in later.results} == {AZ} and later.total == 13
+    earlier = searcher.search("Перу Азербайджан", k=100, date_to=date(2025, 9, 5))
+    assert {h.article_id for h in earlier.results} == {PERU}
+    bm25 = searcher.search("Чанкай", mode="bm25", date_to=date(2025, 9, 5))
+    assert bm25.results == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"query": "  "}, "q"),
+        ({"query": "x" * 1001}, "q"),
+        ({"k": 0}, "k"),
+        ({"k": 101}, "k"),
+        ({"offset": -1}, "offset"),
+        ({"offset": 1001}, "offset"),
+        ({"mode": "fuzzy"}, "mode"),
+        ({"fusion": "max"}, "fusion"),
+        ({"alpha": 1.5}, "alpha"),
+        ({"date_from": date(2025, 9, 9), "date_to": date(2025, 9, 1)}, "date_from"),
+    ],
+)
+def test_bad_parameters_name_themselves(searcher, kwargs, param):
+    kwargs = {"query": "порт", **kwargs}
+    with pytest.raises(InvalidParameter) as info:
+        searcher.search(**kwargs)
+    assert info.value.param == param
+
+
+def test_a_new_build_is_picked_up_and_the_old_one_keeps_serving(tmp_path, seeds_copy):
+    encoder = FakeEncoder()
+    reindex(seeds_copy, tmp_path / "index", encoder, tmp_path / "cache")
+    searcher = Searcher(tmp_path / "index", encoder)
+    old = searcher.current()
+    assert searcher.search("Антарктида", mode="bm25").results == []
+    (seeds_copy / "002_new.txt").write_text("Антарктида и пингвины.\n", encoding="utf-8")
+    reindex(seeds_copy, tmp_path / "index", encoder, tmp_path / "cache")
+    assert ids(searcher.search("Антарктида", mode="bm25")) == ["002_new:0"]
+    assert searcher.current() is not old
+    assert old.store.count("paragraphs") == 21  # a request still holding it finishes
+
+
+def test_no_index_then_an_index_appears(tmp_path):
+    encoder = FakeEncoder()
+    searcher = Searcher(tmp_path / "index", encoder)
+    with pytest.raises(IndexNotFound, match="manage.py reindex"):
+        searcher.search("порт")
+    reindex(SEEDS, tmp_path / "index", encoder, tmp_path / "cache")
+    assert searcher.search("порт").total > 0
+
+
+def test_an_index_from_another_model_is_refused(tmp_path):
+    reindex(SEEDS, tmp_path / "index", FakeEncoder(name="a"), tmp_path / "cache")
+    with pytest.raises(IndexMismatch, match="manage.py reindex"):
+        Searcher(tmp_path / "index", FakeEncoder(name="b")).search("порт")
+
+
+def test_a_corrupt_build_is_an_error_every_time_not_a_crash(tmp_path):
+    encoder = FakeEncoder()
+    report = reindex(SEEDS, tmp_path / "index", encoder, tmp_path / "cache")
+    (report.build / VECTORS_NAME).write_bytes(b"not a faiss index")
+    searcher = Searcher(tmp_path / "index", encoder)
+    for _ in range(2):
+        with pytest.raises(IndexCorrupt):
+            searcher.search("порт")
+
+
+def test_article_and_stats(searcher):
+    article, paragraphs = searcher.article(PERU)
+    assert article.date == "2025-09-04" and len(paragraphs) == 8
+    assert searcher.article("nope") is None
+    stats = searcher.stats()
+    assert (stats["articles"], stats["paragraphs"], stats["vectors"]) == (2, 21, "flat")
+
+
+@pytest.fixture(scope="module")
+def real_searcher(real_encoder, tmp_path_factory) -> Searcher:
+    tmp = tmp_path_factory.mktemp("real")
+    shutil.copytree(SEEDS, tmp / "seeds")
+    reindex(tmp / "seeds", tmp / "index", real_encoder, tmp / "cache")
+    return Searcher(tmp / "index", real_encoder)
+
+
+@pytest.mark.model
+def test_russian_keywords_rank_the_chancay_paragraph_first(real_searcher):
+    assert ids(real_searcher.search("порт Чанкай"))[0] == CHANCAY
+
+
+@pytest.mark.model
+def test_english_question_finds_the_stipends_paragraph_in_the_top_3(real_searcher):
+    result = real_searcher.search("stipends for NAM students")
+    assert STIPENDS in ids(result)[:3]
+
+
+@pytest.mark.model
+def test_lukoil_is_not_found_in_the_news_feed(real_searcher):
+    result = real_searcher.search("Лукойл", k=100)
+    assert all(h.bm25 is None for h in result.results)
+    assert not any("Лукойл" in h.text or "Эпштейн" in h.text for h in result.results)
