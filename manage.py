@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -148,16 +149,26 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
 @click.argument("text")
 @click.option("--k", default=10, show_default=True, help="Results per page (1-100).")
 @click.option("--offset", default=0, show_default=True, help="Results to skip (0-1000).")
-@click.option("--mode", type=click.Choice(["hybrid", "bm25", "semantic"]), default="hybrid",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "bm25", "semantic"]), default="hybrid", show_default=True
+)
 @click.option("--fusion", type=click.Choice(["rrf", "convex"]), default="rrf", show_default=True)
 @click.option("--alpha", type=float, help="Weight of the semantic leg in convex fusion (0-1).")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 @click.pass_context
 @one_line_errors
-def search(ctx: click.Context, text: str, k: int, offset: int, mode: str, fusion: str,
-           alpha: float | None, index_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+def search(
+    ctx: click.Context,
+    text: str,
+    k: int,
+    offset: int,
+    mode: str,
+    fusion: str,
+    alpha: float | None,
+    index_dir: Path | None,
+    as_json: bool,
+) -> None:
     """Search the index from the terminal."""
     result = _searcher(ctx, index_dir).search(text, k, offset, mode, fusion, alpha)
     if as_json:
@@ -170,15 +181,34 @@ def search(ctx: click.Context, text: str, k: int, offset: int, mode: str, fusion
 
 def _format_hit(hit: Any) -> str:
     """A hit as terminal lines: rank, title, date, id, the snippet with marked words."""
-    legs = [f"{name} #{leg.rank} {leg.score:.3f}" for name, leg in
-            (("bm25", hit.bm25), ("semantic", hit.semantic)) if leg]  # fmt: skip
-    marked = re.sub(r"<mark>(.*?)</mark>", lambda m: click.style(m.group(1), bold=True,
-                    fg="yellow"), hit.snippet)  # fmt: skip
+    legs = [
+        f"{name} #{leg.rank} {leg.score:.3f}"
+        for name, leg in (("bm25", hit.bm25), ("semantic", hit.semantic))
+        if leg
+    ]
+    marked = re.sub(
+        r"<mark>(.*?)</mark>",
+        lambda m: click.style(m.group(1), bold=True, fg="yellow"),
+        hit.snippet,
+    )
     head = click.style(f"{hit.rank:>3}. {hit.title}", bold=True)
     return (
         f"{head}\n     {hit.date or 'no date'} · {hit.id} · score {hit.score:.4f} · "
         f"{' · '.join(legs)}\n     {html.unescape(marked)}\n"
     )
+
+
+@cli.command()
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.pass_context
+@one_line_errors
+def stats(ctx: click.Context, index_dir: Path | None) -> None:
+    """What the index holds and how it was built (no model needed)."""
+    from search.index import current_build
+    from search.manifest import Manifest
+
+    build = current_build(index_dir or ctx.obj["settings"].index_dir)
+    click.echo(json.dumps(asdict(Manifest.read(build)), ensure_ascii=False, indent=2))
 
 
 @cli.command()

@@ -1,6 +1,6 @@
 """Where exact FAISS search stops being fast enough: flat vs HNSW latency and recall.
 
-Run: .venv/bin/python bench/faiss_threshold.py [--sizes 10000,30000,100000,200000]
+Run: .venv/bin/python -m bench.faiss_threshold [--sizes 10000,30000,100000,200000]
 
 Vectors are synthetic but clustered (points around 2,000 random centres, 384-d, unit
 length), like sentence embeddings; i.i.d. noise would make HNSW look broken. Queries are

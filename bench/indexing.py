@@ -1,6 +1,6 @@
 """Indexing speed, model load time and query encoding time with the real default model.
 
-Run: .venv/bin/python bench/indexing.py [--copies 10] [--runs 3]
+Run: .venv/bin/python -m bench.indexing [--copies 10] [--runs 3]
 
 The corpus is the seed articles copied `--copies` times, each copy's paragraphs made
 distinct (so the embedding cache cannot serve them) but of the same length and language.
@@ -23,9 +23,11 @@ from indexer.corpus import read_corpus
 from search.encoder import load_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
-LOAD = "import time; t=time.perf_counter(); from search.encoder import load_encoder; " \
-       "load_encoder(None, __import__('pathlib').Path('{cache}')); " \
-       "print(time.perf_counter()-t)"  # fmt: skip
+LOAD = (
+    "import time; t=time.perf_counter(); from search.encoder import load_encoder; "
+    "load_encoder(None, __import__('pathlib').Path('{cache}')); "
+    "print(time.perf_counter()-t)"
+)
 
 
 def make_corpus(folder: Path, copies: int) -> int:
@@ -43,8 +45,11 @@ def load_seconds(cache: Path) -> float:
     """Seconds to import the encoder module and load the model, in a new process."""
     out = subprocess.run(
         [sys.executable, "-c", LOAD.format(cache=cache)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -70,15 +75,18 @@ def main() -> None:
             t = time.perf_counter()
             encoder.encode_passages(texts)
             raw.append(len(texts) / (time.perf_counter() - t))
-            report = reindex(tmp_path / "corpus", tmp_path / f"index{run}", encoder, cache,
-                             full=True)  # fmt: skip
+            report = reindex(
+                tmp_path / "corpus", tmp_path / f"index{run}", encoder, cache, full=True
+            )
             full.append(report.paragraphs / report.seconds)
     print(f"one query's encoding: {statistics.median(query_ms):.1f} ms (median of 50)")
     print(f"paragraphs: {n} ({args.copies} copies of the seeds), runs: {args.runs}")
     print(f"model load (new process, torch import included): {statistics.median(loads):.1f} s")
     print(f"raw passage encoding: {statistics.median(raw):.1f} paragraphs/s")
-    print(f"reindex --full end to end: {statistics.median(full):.1f} paragraphs/s "
-          f"({statistics.median(full) / statistics.median(raw):.0%} of raw encoding)")  # fmt: skip
+    print(
+        f"reindex --full end to end: {statistics.median(full):.1f} paragraphs/s "
+        f"({statistics.median(full) / statistics.median(raw):.0%} of raw encoding)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Latency of GET /api/search per mode on the seeds, idle and while a reindex runs.
 
-Run: .venv/bin/python bench/latency.py [--requests 200] [--port 8765]
+Run: .venv/bin/python -m bench.latency [--requests 200] [--port 8765]
 
 It builds a seeds index in a temporary folder with the real default model, starts
 `manage.py serve` on it (waitress), and sends requests one after another from this
 process over loopback, cycling through Russian and English queries. Then it does the
-same while `manage.py reindex --full` rebuilds that index in a loop beside it (two more
-processes on the same two cores: the encoder's and the server's). Figures are the median
+same while `manage.py reindex --full` rebuilds the served index, one rebuild after
+another, from the seeds copied 20 times (420 paragraphs, so the encoder keeps both cores
+busy and the server picks up each new build as it is swapped in). Figures are the median
 and 95th percentile of each request's wall time, in milliseconds.
 """
 
@@ -27,17 +28,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.indexing import make_corpus
+
 ROOT = Path(__file__).resolve().parent.parent
-QUERIES = ["порт Чанкай", "stipends for NAM students", "посольство Перу в Баку",
-           "climate conferences", "Движение неприсоединения", "peace with Armenia",
-           "редкие металлы", "first round of political consultations"]  # fmt: skip
+QUERIES = [
+    "порт Чанкай",
+    "stipends for NAM students",
+    "посольство Перу в Баку",
+    "climate conferences",
+    "Движение неприсоединения",
+    "peace with Armenia",
+    "редкие металлы",
+    "first round of political consultations",
+]
 MODES = ("bm25", "semantic", "hybrid")
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.Popen:
     """Start `manage.py` with these arguments."""
-    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_ready(base: str, timeout: float = 120) -> None:
@@ -70,14 +85,15 @@ def measure(base: str, mode: str, n: int) -> tuple[float, float, int]:
 
 
 @contextmanager
-def reindexing(index: Path, env: dict[str, str]) -> Iterator[list[int]]:
+def reindexing(source: Path, index: Path, env: dict[str, str]) -> Iterator[list[int]]:
     """Keep `manage.py reindex --full` running, one after another, until the block ends."""
     exit_codes: list[int] = []
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
-            exit_codes.append(manage("reindex", "--index", str(index), "--full", env=env).wait())
+            args = ("reindex", "--source", str(source), "--index", str(index), "--full")
+            exit_codes.append(manage(*args, env=env).wait())
 
     worker = threading.Thread(target=loop)
     worker.start()
@@ -111,10 +127,13 @@ def main() -> None:
             wait_ready(base)
             print("| while | mode | median ms | p95 ms | failed |\n|---|---|---|---|---|")
             run(base, args.requests, "idle")
-            with reindexing(index, env) as finished:
+            make_corpus(Path(tmp) / "corpus", copies=20)
+            with reindexing(Path(tmp) / "corpus", index, env) as finished:
                 run(base, args.requests, "reindex running")
-            print(f"\nreindexes during the second run: {len(finished)}, "
-                  f"exit codes {sorted(set(finished))}")  # fmt: skip
+            print(
+                f"\nreindexes during the second run: {len(finished)}, "
+                f"exit codes {sorted(set(finished))}"
+            )
         finally:
             server.terminate()
             server.wait()

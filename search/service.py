@@ -45,8 +45,9 @@ class InvalidParameter(SearchError):
         self.param = param
 
 
-def check_parameters(query: str, k: int, offset: int, mode: str, fusion: str,
-                     alpha: float | None) -> str:  # fmt: skip
+def check_parameters(
+    query: str, k: int, offset: int, mode: str, fusion: str, alpha: float | None
+) -> str:
     """The trimmed query, or InvalidParameter naming the first bad value."""
     query = query.strip()
     rules = [
@@ -138,13 +139,15 @@ class Searcher:
         took = round((time.perf_counter() - started) * 1000, 1)
         return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
 
-    def _lexical(self, index: LoadedIndex, query: str, depth: int,
-                 allowed: np.ndarray | None) -> Ranking:  # fmt: skip
+    def _lexical(
+        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
+    ) -> Ranking:
         """The BM25 leg."""
         return index.lexical.search(analyze(query), depth, allowed)
 
-    def _semantic(self, index: LoadedIndex, query: str, depth: int,
-                  allowed: np.ndarray | None) -> Ranking:  # fmt: skip
+    def _semantic(
+        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
+    ) -> Ranking:
         """The dense leg."""
         vector = self.encoder.encode_queries([query])[0]
         return index.vectors.search(vector, depth, allowed)
@@ -169,8 +172,9 @@ class Searcher:
         }
 
 
-def _fused(mode: str, fusion: str, alpha: float | None, lexical: Ranking,
-           semantic: Ranking) -> Ranking:  # fmt: skip
+def _fused(
+    mode: str, fusion: str, alpha: float | None, lexical: Ranking, semantic: Ranking
+) -> Ranking:
     """The final ranking: one leg as it is, or both fused."""
     if mode == "bm25":
         return lexical
@@ -181,8 +185,9 @@ def _fused(mode: str, fusion: str, alpha: float | None, lexical: Ranking,
     return fuse.rrf([lexical, semantic])
 
 
-def _hits(index: LoadedIndex, query: str, page: Ranking, offset: int, lexical: Ranking,
-          semantic: Ranking) -> list[Hit]:  # fmt: skip
+def _hits(
+    index: LoadedIndex, query: str, page: Ranking, offset: int, lexical: Ranking, semantic: Ranking
+) -> list[Hit]:
     """Hits for one page, with texts, articles, snippets and both legs' standing."""
     legs = [{doc: LegHit(r, s) for r, (doc, s) in enumerate(leg, 1)} for leg in (lexical, semantic)]
     paragraphs = index.store.paragraphs([doc for doc, _ in page])
@@ -204,6 +209,6 @@ def _hits(index: LoadedIndex, query: str, page: Ranking, offset: int, lexical: R
                 score,
                 legs[0].get(doc),
                 legs[1].get(doc),
-            )  # fmt: skip
+            )
         )
     return hits

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from pathlib import Path
@@ -14,10 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from indexer.build import reindex
 from search.config import Settings
 from search.service import InvalidParameter, Searcher
-from tests.conftest import SEEDS
+from tests.corpora import build_searcher, write_evil_corpus
 from tests.fakes import FakeEncoder
 from web import MAX_URL_BYTES, SECURITY_HEADERS, create_app
 
@@ -27,37 +25,6 @@ HIT_KEYS = {
     *("bm25", "semantic"),
 }
 CHANCAY = "000_f267e610140cff85:7"  # the seed paragraph about the port of Chancay
-
-# Markup planted in a corpus: it must come back as text, never as tags.
-EVIL = [
-    {
-        "id": "evil",
-        "title": "<script>alert('title')</script> Заголовок",
-        "date": "2025-09-01",
-        "url": "javascript:alert(3)",
-        "rubric": "<b>рубрика</b>",
-        "text": "Порт <script>alert(1)</script> Чанкай принимает суда.\n\n"
-        "Второй абзац <img src=x onerror=alert(2)> про порт.",
-    },
-    {"id": "linked", "title": "Ссылка", "url": "https://example.org/a?b=1&c=2", "text": "Порт."},
-]
-
-
-def build_searcher(tmp: Path, source: Path = SEEDS) -> Searcher:
-    """A real Searcher over an index of `source` built with the fake encoder."""
-    encoder = FakeEncoder()
-    reindex(source, tmp / "index", encoder, tmp / "cache")
-    return Searcher(tmp / "index", encoder)
-
-
-def write_evil_corpus(folder: Path) -> Path:
-    """A corpus with markup in every field, and an article in a nested folder."""
-    (folder / "news" / "2025").mkdir(parents=True)
-    lines = [json.dumps(article, ensure_ascii=False) for article in EVIL]
-    (folder / "evil.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    nested = "# Вложенная статья\n\nПорт во вложенной статье.\n\nЕщё абзац.\n"
-    (folder / "news" / "2025" / "nested.md").write_text(nested, encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,16 @@ from tests.conftest import ROOT, SEEDS
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--window-size=1100,900",
-]  # fmt: skip
+]
 
 pytestmark = pytest.mark.model
 
@@ -65,8 +71,12 @@ def server(real_encoder, model_cache: Path, tmp_path_factory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("served")
     reindex(SEEDS, tmp / "index", real_encoder, model_cache)
     port = _free_port()
-    env = {**os.environ, "POISK_INDEX": str(tmp / "index"), "POISK_CACHE": str(model_cache),
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "POISK_INDEX": str(tmp / "index"),
+        "POISK_CACHE": str(model_cache),
+        "HF_HUB_OFFLINE": "1",
+    }
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env
     )
@@ -106,7 +116,6 @@ def _screenshot(driver, name: str) -> None:
 def test_search_then_follow_a_result_to_its_article(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(server + "/")
@@ -145,8 +154,10 @@ def test_english_question_and_the_mode_selector(server, browser):
 
 
 def test_script_in_a_query_does_not_run(server, browser):
-    browser.get(server + "/?q=%3Cscript%3Ewindow.pwned%3D1%3C%2Fscript%3E%3Cimg+src%3Dx+"
-                "onerror%3D%22window.pwned%3D2%22%3E")  # fmt: skip
+    browser.get(
+        server + "/?q=%3Cscript%3Ewindow.pwned%3D1%3C%2Fscript%3E%3Cimg+src%3Dx+"
+        "onerror%3D%22window.pwned%3D2%22%3E"
+    )
     time.sleep(0.3)
     assert browser.execute_script("return window.pwned === undefined")
     assert "<script>window.pwned=1</script>" in browser.find_element("name", "q").get_attribute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,40 @@ def test_failure_is_one_line_and_non_zero(run, tmp_path):
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "does not exist" in lines[0]
+
+
+def test_stats_prints_the_manifest(run):
+    run("reindex")
+    result = run("stats")
+    assert result.exit_code == 0
+    manifest = json.loads(result.output)
+    assert manifest["counts"]["paragraphs"] == 21
+    assert manifest["model"]["name"] == "multilingual-e5-small"
+
+
+def test_search_prints_readable_hits_and_the_api_json(run):
+    run("reindex")
+    text = run("search", "порт Чанкай", "--k", "2")
+    assert text.exit_code == 0, text.output
+    assert "000_f267e610140cff85:7" in text.output.splitlines()[2]
+    as_json = run("search", "порт Чанкай", "--k", "2", "--json")
+    payload = json.loads(as_json.output)
+    assert payload["results"][0]["id"] == "000_f267e610140cff85:7"
+    assert list(payload) == [
+        "query",
+        "mode",
+        "fusion",
+        "alpha",
+        "k",
+        "offset",
+        "total",
+        "took_ms",
+        "results",
+    ]
+
+
+def test_search_refuses_bad_values_in_one_line(run):
+    run("reindex")
+    result = run("search", "порт", "--k", "500")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: k must be an integer from 1 to 100"

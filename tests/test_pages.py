@@ -12,8 +12,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from search.service import Searcher
+from tests.corpora import build_searcher, write_evil_corpus
 from tests.fakes import FakeEncoder
-from tests.test_api import build_searcher, write_evil_corpus
 from web import SECURITY_HEADERS, create_app
 
 CHANCAY_ARTICLE = "000_f267e610140cff85"
