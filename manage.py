@@ -199,6 +199,75 @@ def _format_hit(hit: Any) -> str:
 
 
 @cli.command()
+@click.option(
+    "--queries",
+    "queries_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL of {query, relevant[, lang, kind, split]}.",
+)
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["bm25", "semantic", "hybrid"]),
+    help="Only these modes (repeatable). Default: all.",
+)
+@click.option("--split", help="Only queries of this split (e.g. tune or test).")
+@click.option(
+    "--alphas",
+    default="0.3,0.5,0.7",
+    show_default=True,
+    help="Convex-fusion weights of the semantic leg to sweep.",
+)
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as JSON here.",
+)
+@click.pass_context
+@one_line_errors
+def evaluate(
+    ctx: click.Context,
+    queries_file: Path,
+    modes: tuple[str, ...],
+    split: str | None,
+    alphas: str,
+    index_dir: Path | None,
+    json_out: Path | None,
+) -> None:
+    """Measure retrieval quality on labelled queries, per configuration and language."""
+    from search import evaluation as ev
+
+    queries = ev.load_queries(queries_file, split)
+    if not queries:
+        raise click.ClickException(
+            f"no queries in {queries_file}" + (f" for split {split}" if split else "")
+        )
+    configs = [
+        c
+        for c in ev.default_configs([float(a) for a in alphas.split(",") if a])
+        if not modes or c.mode in modes
+    ]
+    searcher = _searcher(ctx, index_dir)
+    searcher.encoder = ev.CachedQueryEncoder(searcher.encoder)
+    with progress_bar("queries", len(queries) * len(configs)) as advance:
+        report = ev.evaluate(searcher, queries, configs, advance)
+    click.echo(ev.format_table(report))
+    if json_out:
+        payload = {
+            "queries": str(queries_file),
+            "split": split,
+            "counts": report.counts,
+            "scores": report.scores,
+            "first_relevant": report.first_relevant,
+        }
+        json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+@cli.command()
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.pass_context
 @one_line_errors

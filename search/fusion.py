@@ -19,12 +19,22 @@ def _sorted(scores: Mapping[int, float]) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def rrf(rankings: Sequence[Ranking], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: a doc scores the sum of 1 / (k + rank), ranks from 1."""
+def rrf(
+    rankings: Sequence[Ranking],
+    k: int = RRF_K,
+    weights: Sequence[Mapping[int, float] | None] | None = None,
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: a doc scores the sum of w / (k + rank), ranks from 1.
+
+    `weights` gives, per ranking, a weight for each of its docs (None: all 1); a doc
+    missing from its ranking's mapping weighs 0 there.
+    """
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        weight = weights[i] if weights is not None else None
         for rank, (doc, _) in enumerate(ranking, start=1):
-            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank)
+            w = 1.0 if weight is None else weight.get(doc, 0.0)
+            fused[doc] = fused.get(doc, 0.0) + w / (k + rank)
     return _sorted(fused)
 
 

@@ -74,6 +74,29 @@ class LexicalIndex:
         order = np.lexsort((positive, -scores[positive]))
         return [(int(positive[i]), float(scores[positive[i]])) for i in order]
 
+    def coverage(self, terms: Sequence[str], docs: Sequence[int]) -> np.ndarray:
+        """Share of the query's IDF mass that each of `docs` contains, 0..1.
+
+        A paragraph matching only a common or incidental query word (a number, a Latin
+        name in a Russian text) covers little of the query; one holding its rare words
+        covers most. Terms unknown to the index weigh as the rarest possible term.
+        """
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return np.zeros(len(docs))
+        n = self.size
+        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
+        vocab = self.bm25.vocab_dict
+        wanted = np.asarray(docs, dtype=np.int64)
+        covered, total = np.zeros(len(wanted)), 0.0
+        for term in unique:
+            tid = vocab.get(term)
+            start, end = (int(indptr[tid]), int(indptr[tid + 1])) if tid is not None else (0, 0)
+            idf = float(np.log1p((n - (end - start) + 0.5) / ((end - start) + 0.5)))
+            total += idf
+            covered += idf * np.isin(wanted, indices[start:end])
+        return covered / total
+
     def save(self, folder: Path) -> None:
         """Write the index into `folder` (created if missing)."""
         self.bm25.save(str(folder), allow_pickle=False)

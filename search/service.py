@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from search.encoder import Encoder
 
 MODES = ("hybrid", "bm25", "semantic")
-FUSIONS = ("rrf", "convex")
+FUSIONS = ("rrf", "convex", "coverage")
 DEFAULT_ALPHA = 0.5
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -134,7 +134,10 @@ class Searcher:
         depth = max(MIN_DEPTH, 10 * (offset + k))
         lexical = self._lexical(index, query, depth, allowed) if mode != "semantic" else []
         semantic = self._semantic(index, query, depth, allowed) if mode != "bm25" else []
-        ranked = _fused(mode, fusion, alpha, lexical, semantic)
+        if mode == "hybrid" and fusion == "coverage":
+            ranked = _coverage_rrf(index, query, lexical, semantic)
+        else:
+            ranked = _fused(mode, fusion, alpha, lexical, semantic)
         hits = _hits(index, query, ranked[offset : offset + k], offset, lexical, semantic)
         took = round((time.perf_counter() - started) * 1000, 1)
         return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
@@ -183,6 +186,13 @@ def _fused(
     if fusion == "convex":
         return fuse.convex(lexical, semantic, alpha if alpha is not None else DEFAULT_ALPHA)
     return fuse.rrf([lexical, semantic])
+
+
+def _coverage_rrf(index: LoadedIndex, query: str, lexical: Ranking, semantic: Ranking) -> Ranking:
+    """RRF where each BM25 hit counts in proportion to the share of the query it matched."""
+    docs = [doc for doc, _ in lexical]
+    weights = dict(zip(docs, index.lexical.coverage(analyze(query), docs).tolist()))
+    return fuse.rrf([lexical, semantic], weights=[weights, None])
 
 
 def _hits(

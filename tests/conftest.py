@@ -40,3 +40,14 @@ def real_encoder(model_cache: Path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
         return load_encoder(None, model_cache)
+
+
+@pytest.fixture(scope="session")
+def real_searcher(real_encoder, model_cache: Path, tmp_path_factory):
+    """A Searcher over the seeds indexed with the real model (built once per session)."""
+    from indexer.build import reindex
+    from search.service import Searcher
+
+    tmp = tmp_path_factory.mktemp("real")
+    reindex(SEEDS, tmp / "index", real_encoder, model_cache)
+    return Searcher(tmp / "index", real_encoder)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pytest
@@ -140,14 +139,6 @@ def test_article_and_stats(searcher):
     assert searcher.article("nope") is None
     stats = searcher.stats()
     assert (stats["articles"], stats["paragraphs"], stats["vectors"]) == (2, 21, "flat")
-
-
-@pytest.fixture(scope="module")
-def real_searcher(real_encoder, tmp_path_factory) -> Searcher:
-    tmp = tmp_path_factory.mktemp("real")
-    shutil.copytree(SEEDS, tmp / "seeds")
-    reindex(tmp / "seeds", tmp / "index", real_encoder, tmp / "cache")
-    return Searcher(tmp / "index", real_encoder)
 
 
 @pytest.mark.model
