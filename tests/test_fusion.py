@@ -49,3 +49,11 @@ def test_convex_weights_the_semantic_leg_by_alpha():
 def test_convex_refuses_alpha_outside_0_1():
     with pytest.raises(ValueError):
         convex([], [], alpha=1.5)
+
+
+def test_weighted_rrf_scales_each_docs_contribution():
+    lexical, semantic = [(1, 9.0), (2, 1.0)], [(2, 0.9), (1, 0.8)]
+    fused = dict(rrf([lexical, semantic], weights=[{1: 0.5, 2: 0.0}, None]))
+    assert fused[1] == pytest.approx(0.5 / 61 + 1 / 62)
+    assert fused[2] == pytest.approx(1 / 61)
+    assert rrf([lexical, semantic], weights=[None, None]) == rrf([lexical, semantic])

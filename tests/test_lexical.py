@@ -82,3 +82,12 @@ def test_save_and_load_round_trip(index, tmp_path):
     terms = analyze("порт Чанкай")
     assert loaded.search(terms, 5) == index.search(terms, 5)
     assert not list((tmp_path / "bm25").glob("*.pkl"))
+
+
+def test_coverage_is_the_share_of_query_idf_a_document_holds(index):
+    docs = [0, 1, 9]  # "Перуанский порт Чанкай ...", "Бакинский порт ...", "Порт порт порт ..."
+    full, partial, _ = index.coverage(analyze("порт Чанкай"), docs)
+    assert full == pytest.approx(1.0)
+    assert 0 < partial < 0.5  # "порт" is in 3 of 12 documents, "Чанкай" in one
+    assert index.coverage(analyze("Лукойл порт"), docs)[0] < 0.5  # unknown terms weigh most
+    assert index.coverage([], docs).tolist() == [0.0, 0.0, 0.0]
