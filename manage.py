@@ -152,7 +152,12 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
 @click.option(
     "--mode", type=click.Choice(["hybrid", "bm25", "semantic"]), default="hybrid", show_default=True
 )
-@click.option("--fusion", type=click.Choice(["rrf", "convex"]), default="rrf", show_default=True)
+@click.option(
+    "--fusion",
+    type=click.Choice(["coverage", "rrf", "convex"]),
+    default="coverage",
+    show_default=True,
+)
 @click.option("--alpha", type=float, help="Weight of the semantic leg in convex fusion (0-1).")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")

@@ -47,7 +47,7 @@ class Config:
 
     name: str
     mode: str
-    fusion: str = "rrf"
+    fusion: str = "coverage"
     alpha: float | None = None
 
 
@@ -86,10 +86,12 @@ def load_queries(path: Path, split: str | None = None) -> list[Query]:
 
 
 def default_configs(alphas: Sequence[float] = (0.3, 0.5, 0.7)) -> list[Config]:
-    """bm25, semantic, hybrid RRF, and hybrid convex over a sweep of alpha."""
+    """bm25, semantic, hybrid with coverage-weighted RRF (the default), plain RRF, and
+    convex over a sweep of alpha."""
     return [
         Config("bm25", "bm25"),
         Config("semantic", "semantic"),
+        Config("hybrid-coverage", "hybrid", "coverage"),
         Config("hybrid-rrf", "hybrid", "rrf"),
         *(Config(f"hybrid-convex-{a:.1f}", "hybrid", "convex", a) for a in alphas),
     ]

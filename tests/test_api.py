@@ -93,7 +93,7 @@ def test_search_answers_the_contract(client: FlaskClient, spec: dict) -> None:
     assert (body["query"], body["mode"], body["fusion"], body["alpha"]) == (
         "порт Чанкай",
         "hybrid",
-        "rrf",
+        "coverage",
         None,
     )
     assert (body["k"], body["offset"]) == (10, 0)

@@ -65,7 +65,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": ["number", "null"],
                 "minimum": 0,
                 "maximum": 1,
-                "description": "semantic weight in convex fusion; null with rrf",
+                "description": "semantic weight in convex fusion; null otherwise",
             },
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K},
             "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
