@@ -226,6 +226,7 @@ def _format_hit(hit: Any) -> str:
     help="Convex-fusion weights of the semantic leg to sweep.",
 )
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.option("--worst", type=int, default=0, help="Also list the N worst queries of hybrid.")
 @click.option(
     "--json",
     "json_out",
@@ -241,6 +242,7 @@ def evaluate(
     split: str | None,
     alphas: str,
     index_dir: Path | None,
+    worst: int,
     json_out: Path | None,
 ) -> None:
     """Measure retrieval quality on labelled queries, per configuration and language."""
@@ -261,6 +263,9 @@ def evaluate(
     with progress_bar("queries", len(queries) * len(configs)) as advance:
         report = ev.evaluate(searcher, queries, configs, advance)
     click.echo(ev.format_table(report))
+    if worst:
+        config = next(c.name for c in configs if c.mode == "hybrid" and c.fusion == "coverage")
+        click.echo("\n" + ev.worst(report, queries, config, worst))
     if json_out:
         payload = {
             "queries": str(queries_file),

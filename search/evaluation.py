@@ -58,6 +58,7 @@ class Report:
     scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     first_relevant: dict[str, list[int | None]] = field(default_factory=dict)
+    top_hit: dict[str, list[str]] = field(default_factory=dict)  # what ranked first, per query
 
 
 def query_language(text: str) -> str:
@@ -140,16 +141,18 @@ def evaluate(
     for lang in ("all", *sorted({q.lang for q in queries})):
         report.counts[lang] = sum(1 for q in queries if lang in ("all", q.lang))
     for config in configs:
-        per_query, firsts = [], []
+        per_query, firsts, tops = [], [], []
         for query in queries:
             hits = searcher.search(query.text, k=DEPTH, mode=config.mode,
                                    fusion=config.fusion, alpha=config.alpha).results  # fmt: skip
             ranks = judge(hits, query.relevant)
             per_query.append(metrics(ranks, len(query.relevant)))
             firsts.append(ranks[0] if ranks else None)
+            tops.append(f"{hits[0].id} {hits[0].text[:80]}" if hits else "(nothing)")
             progress(1)
         report.scores[config.name] = _means(queries, per_query)
         report.first_relevant[config.name] = firsts
+        report.top_hit[config.name] = tops
     return report
 
 
@@ -179,6 +182,18 @@ class CachedQueryEncoder:
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encoder.encode_passages(texts)
+
+
+def worst(report: Report, queries: Sequence[Query], config: str, n: int = 10) -> str:
+    """The n queries whose first relevant hit ranked lowest, with what ranked first."""
+    firsts = report.first_relevant[config]
+    order = sorted(range(len(queries)), key=lambda i: -(firsts[i] or DEPTH + 1))[:n]
+    lines = [f"| query | lang | first relevant at | ranked first ({config}) |", "|---|---|---|---|"]
+    for i in order:
+        q = queries[i]
+        rank = firsts[i] if firsts[i] else f"> {DEPTH}"
+        lines.append(f"| {q.text[:70]} | {q.lang} | {rank} | {report.top_hit[config][i]} |")
+    return "\n".join(lines)
 
 
 def format_table(report: Report) -> str:

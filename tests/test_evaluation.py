@@ -99,3 +99,13 @@ def test_hybrid_finds_the_answer_in_the_top_3_for_90_percent_of_seed_queries(rea
     firsts = report.first_relevant["hybrid"]
     misses = [q.text for q, r in zip(queries, firsts) if not r or r > 3]
     assert len(misses) <= 0.1 * len(queries), misses
+
+
+def test_worst_lists_the_lowest_ranked_queries_first():
+    from search.evaluation import Query, Report, worst
+
+    queries = [Query("a", ("x",), "en"), Query("b", ("y",), "en"), Query("c", ("z",), "ru")]
+    report = Report(first_relevant={"h": [1, None, 4]}, top_hit={"h": ["x:0 A", "q:1 B", "w:2 C"]})
+    lines = worst(report, queries, "h", n=2).splitlines()[2:]
+    assert [line.split(" | ")[0] for line in lines] == ["| b", "| c"]
+    assert "> 100" in lines[0] and "q:1 B" in lines[0]
