@@ -301,13 +301,20 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Pat
     """Serve the web page and the JSON API with waitress (a production WSGI server)."""
     import waitress
 
-    from web import create_app
+    from web import MAX_BODY_BYTES, create_app
 
     settings: Settings = ctx.obj["settings"]
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
     app = create_app(settings, searcher)
     click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="poisk")
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="poisk",
+        max_request_body_size=MAX_BODY_BYTES,  # refused by waitress before it reads a body
+    )
 
 
 if __name__ == "__main__":

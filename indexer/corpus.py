@@ -64,6 +64,7 @@ _LEADING_DATE = re.compile(
 )
 _SENTENCE_PUNCT = re.compile(r"[.!?…,:;\"«»“”]")
 _BLANK_LINE = re.compile(r"\n\s*\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # only a JSON \u escape can produce one
 
 _Entries = list[tuple[Article, int | None]]  # articles with their .jsonl line (None: text file)
 
@@ -355,6 +356,10 @@ def _read_jsonl(data: bytes, rel: Path) -> tuple[_Entries, list[Skipped]]:
             continue
         if not isinstance(obj, dict):
             skipped.append(Skipped(source, number, "not a JSON object"))
+            continue
+        if any(isinstance(v, str) and _SURROGATE.search(v) for v in obj.values()):
+            # "\ud800" is valid JSON but no character: it cannot be hashed, stored or encoded.
+            skipped.append(Skipped(source, number, "a \\u escape that is not a character"))
             continue
         article = _article_from_json(obj, f"{stem}-{number}", source)
         if article is None:

@@ -13,6 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
+import numpy as np
+
 from search.errors import REINDEX_HINT, IndexCorrupt, IndexNotFound, SearchError
 from search.lexical import LexicalIndex
 from search.manifest import MANIFEST_NAME, Manifest
@@ -60,7 +63,12 @@ def prune_builds(index_dir: Path, keep: int = KEEP_BUILDS) -> None:
 
     Only called under the reindex lock, so no build in progress is removed. A server
     still reading a removed build keeps working: open files outlive their names.
+    Temporary links left by a reindex killed in the middle of swap_in() go too.
     """
+    prefix = f".{index_dir.name}."
+    for stale in index_dir.parent.iterdir():
+        if stale.name.startswith(prefix) and stale.name.endswith(".link") and stale.is_symlink():
+            stale.unlink(missing_ok=True)
     current = index_dir.resolve() if index_dir.exists() else None
     builds = sorted(builds_dir(index_dir).iterdir(), key=lambda p: p.name, reverse=True)
     complete = [b for b in builds if (b / MANIFEST_NAME).is_file() and b != current]
@@ -112,7 +120,11 @@ def load_index(index_dir: Path) -> LoadedIndex:
 
 
 def load_build(build: Path) -> LoadedIndex:
-    """Open one build folder and check that its parts agree."""
+    """Open one build folder and check that its parts agree.
+
+    A build is data from disk, possibly damaged or planted: anything found wrong is
+    IndexCorrupt here, at load, rather than an odd exception in the middle of a search.
+    """
     manifest = Manifest.read(build)
     store = Store(build / STORE_NAME)
     try:
@@ -124,6 +136,8 @@ def load_build(build: Path) -> LoadedIndex:
             VectorIndex.load(build / VECTORS_NAME),
         )
         _check_sizes(loaded)
+        _check_vectors(loaded)
+        _check_lexical(loaded)
     except Exception:
         store.close()
         raise
@@ -142,4 +156,50 @@ def _check_sizes(index: LoadedIndex) -> None:
         raise IndexCorrupt(
             f"index at {index.path} is inconsistent (manifest says {expected} paragraphs, "
             f"found {sizes}); {REINDEX_HINT}"
+        )
+
+
+def _check_vectors(index: LoadedIndex) -> None:
+    """Vectors of the manifest's dimension, scored by inner product as search expects."""
+    vectors = index.vectors
+    dimension = index.manifest.model["dimension"]
+    if vectors.dimension != dimension or vectors.index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise IndexCorrupt(
+            f"vector index in {index.path} holds {vectors.dimension}-d vectors with metric "
+            f"{vectors.index.metric_type}, not {dimension}-d inner product; {REINDEX_HINT}"
+        )
+
+
+def _check_lexical(index: LoadedIndex) -> None:
+    """The BM25 arrays form a valid sparse matrix over the store's paragraphs.
+
+    bm25s trusts its files: a term id past the matrix or a document number past the
+    paragraphs would fail every search that meets it. Reads each array once (vectorised).
+    """
+    bm25 = index.lexical.bm25
+    data, indices, indptr = (np.asarray(bm25.scores[k]) for k in ("data", "indices", "indptr"))
+    vocab = bm25.vocab_dict
+    # bm25s gives the empty token the id one past the last column; analyze() never yields it.
+    ids = np.array([v for k, v in vocab.items() if k != ""]) if isinstance(vocab, dict) else None
+    columns = len(indptr) - 1
+    shapes_ok = (
+        data.ndim == indices.ndim == indptr.ndim == 1
+        and data.dtype.kind == "f"
+        and indices.dtype.kind in "iu"
+        and indptr.dtype.kind in "iu"
+        and columns >= 0
+    )
+    ok = (
+        shapes_ok
+        and indptr[0] == 0
+        and indptr[-1] == len(data) == len(indices)
+        and bool(np.all(np.diff(indptr) >= 0))
+        and (indices.size == 0 or (indices.min() >= 0 and indices.max() < index.lexical.size))
+        and ids is not None
+        and (ids.size == 0 or (ids.dtype.kind in "iu" and ids.min() >= 0 and ids.max() < columns))
+    )
+    if not ok:
+        raise IndexCorrupt(
+            f"BM25 index in {index.path / BM25_DIR} is inconsistent (its arrays or vocabulary "
+            f"do not form a matrix over {index.lexical.size} paragraphs); {REINDEX_HINT}"
         )

@@ -106,6 +106,6 @@ class LexicalIndex:
         """Read an index written by save(); arrays are memory-mapped by default."""
         try:
             bm25 = bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError) as exc:
             raise IndexCorrupt(f"BM25 index in {folder} is unreadable: {exc}") from exc
         return cls(bm25)

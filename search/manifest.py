@@ -55,9 +55,35 @@ class Manifest:
                 f"{FORMAT_VERSION}; {REINDEX_HINT}"
             )
         try:
-            return cls(**data)
+            manifest = cls(**data)
         except TypeError as exc:
             raise IndexCorrupt(f"{path} has unexpected fields ({exc}); {REINDEX_HINT}") from exc
+        problem = manifest._problem()
+        if problem:
+            raise IndexCorrupt(f"{path} is malformed: {problem}; {REINDEX_HINT}")
+        return manifest
+
+    def _problem(self) -> str | None:
+        """What is wrong with the fields' types, or None: the file may be damaged or planted."""
+        for name in ("generation", "built_at"):
+            if not isinstance(getattr(self, name), str):
+                return f"{name} is not a string"
+        for name in ("model", "counts", "source", "vectors", "analyzer", "bm25"):
+            if not isinstance(getattr(self, name), dict):
+                return f"{name} is not an object"
+        expected = {
+            "model": {"name": str, "fingerprint": str, "dimension": int},
+            "counts": {"articles": int, "paragraphs": int},
+            "source": {"path": str},
+            "vectors": {"kind": str},
+        }
+        for name, keys in expected.items():
+            section = getattr(self, name)
+            for key, kind in keys.items():
+                value = section.get(key)
+                if not isinstance(value, kind) or isinstance(value, bool):
+                    return f"{name}.{key} is missing or not a {kind.__name__}"
+        return None
 
     def check(self, model_name: str, fingerprint: str, dimension: int) -> None:
         """Refuse the index unless it was built by this model and this text analysis."""

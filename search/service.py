@@ -17,7 +17,7 @@ import numpy as np
 
 from search import fusion as fuse
 from search.config import Settings
-from search.errors import IndexCorrupt, SearchError
+from search.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from search.index import LoadedIndex, current_build, load_build
 from search.models import Article, Hit, LegHit, Paragraph, SearchResult
 from search.snippets import snippet
@@ -54,6 +54,8 @@ def check_parameters(
 ) -> str:
     """The trimmed query, or InvalidParameter naming the first bad value."""
     query = query.strip()
+    if not query.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in query):
+        raise InvalidParameter("q", "q must be valid Unicode text (it holds a lone surrogate)")
     rules = [
         ("q", bool(query), "q must not be empty"),
         ("q", len(query) <= MAX_QUERY_CHARS, f"q must be at most {MAX_QUERY_CHARS} characters"),
@@ -109,7 +111,8 @@ class Searcher:
             self._failed = (build, exc)
             raise
         except Exception as exc:  # a damaged file can fail in ways the readers don't name
-            self._failed = (build, IndexCorrupt(f"index at {build} is unreadable: {exc}"))
+            error = IndexCorrupt(f"index at {build} is unreadable: {exc}; {REINDEX_HINT}")
+            self._failed = (build, error)
             raise self._failed[1] from exc
         return index
 

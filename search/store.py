@@ -10,8 +10,9 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from search.errors import IndexCorrupt
+from search.errors import REINDEX_HINT, IndexCorrupt
 from search.models import Article, Paragraph
 
 SCHEMA = """
@@ -27,6 +28,11 @@ CREATE INDEX paragraphs_article ON paragraphs(article_id, n);
 """
 
 _ARTICLE_COLUMNS = "id, title, date, url, rubric, source"
+# The columns the readers below use, checked when a store is opened.
+_COLUMNS = {
+    "articles": {"id", "title", "date", "url", "rubric", "source"},
+    "paragraphs": {"row", "id", "article_id", "n", "text"},
+}
 
 
 def write_store(path: Path, articles: Iterable[Article], paragraphs: Sequence[Paragraph]) -> None:
@@ -45,29 +51,64 @@ def write_store(path: Path, articles: Iterable[Article], paragraphs: Sequence[Pa
 
 
 class Store:
-    """Read-only access to a store written by write_store()."""
+    """Read-only access to a store written by write_store().
+
+    The file comes from disk and may be damaged: whatever SQLite or the checks below find
+    wrong with it is IndexCorrupt (a 503 with the reason), never another exception.
+    """
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise IndexCorrupt(f"paragraph store {path} is missing")
         # Read-only, shared by the web server's threads; the lock keeps their statements
         # from interleaving on the one connection.
+        self.path = path
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         try:
-            self._db.execute("SELECT count(*) FROM paragraphs").fetchone()
-        except sqlite3.DatabaseError as exc:
+            self._check_layout()
+        except Exception:
             self._db.close()
-            raise IndexCorrupt(f"paragraph store {path} is unreadable: {exc}") from exc
+            raise
+
+    def _check_layout(self) -> None:
+        """The tables and columns the readers use, and paragraph rows numbered 0..n-1.
+
+        Cheap (no scan of the texts), so a store of any size opens quickly.
+        """
+        for table, expected in _COLUMNS.items():
+            found = {row[1] for row in self._rows(f"PRAGMA table_info({table})")}
+            if not expected <= found:
+                self._damaged(f"lacks {table} columns {sorted(expected - found)}")
+        count, low, high = self._rows("SELECT count(*), min(row), max(row) FROM paragraphs")[0]
+        if count and (low, high) != (0, count - 1):
+            self._damaged(f"numbers its {count} paragraphs from {low} to {high}")
+
+    def _damaged(self, what: str) -> NoReturn:
+        raise IndexCorrupt(f"paragraph store {self.path} {what}; {REINDEX_HINT}")
 
     def close(self) -> None:
         """Release the database file."""
         self._db.close()
 
+    def __del__(self) -> None:
+        """Close the file as soon as the last reader lets go of this store.
+
+        A sqlite3 connection is only freed by the cyclic garbage collector, which may not
+        run for a long while: a server would hold every swapped-out build's store open
+        (and a pruned build's disk space) until it did.
+        """
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+
     def _rows(self, query: str, params: Sequence[object] = ()) -> list[tuple]:
-        """All rows of one statement."""
+        """All rows of one statement; SQLite's complaints about the file are IndexCorrupt."""
         with self._lock:
-            return self._db.execute(query, params).fetchall()
+            try:
+                return self._db.execute(query, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # malformed pages, text that is not UTF-8, ...
+                self._damaged(f"is unreadable ({exc})")
 
     def count(self, table: str) -> int:
         """Rows in 'articles' or 'paragraphs'."""
@@ -88,31 +129,76 @@ class Store:
         ]
 
     def paragraphs(self, rows: Sequence[int]) -> dict[int, Paragraph]:
-        """Paragraphs by row number (rows that do not exist are left out)."""
+        """Paragraphs by row number; every row must exist.
+
+        The rows come from the BM25 and vector files of the same build, so a row the store
+        lacks, or a paragraph that is not text, means the build is damaged.
+        """
         marks = ",".join("?" * len(rows))
         query = f"SELECT row, id, article_id, n, text FROM paragraphs WHERE row IN ({marks})"
-        return {r: Paragraph(i, a, n, t) for r, i, a, n, t in self._rows(query, rows)}
+        found = {r: Paragraph(i, a, n, t) for r, i, a, n, t in self._rows(query, rows)}
+        missing = set(rows) - found.keys()
+        if missing:
+            self._damaged(f"lacks paragraph rows {sorted(missing)[:5]} the other files point at")
+        if not all(_is_paragraph(p) for p in found.values()):
+            self._damaged("holds a paragraph whose fields are not text")
+        return found
 
     def article(self, article_id: str) -> Article | None:
         """An article with its body rebuilt from its paragraphs, or None."""
         found = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
         if not found:
             return None
-        row = found[0]
+        aid, title, date, url, rubric, source = found[0]
         body = "\n\n".join(p.text for p in self.article_paragraphs(article_id))
-        aid, title, date, url, rubric, source = row
-        return Article(aid, title, body, date, url, rubric, source)
+        article = Article(aid, title, body, date, url, rubric, source)
+        if not _is_article(article):
+            self._damaged("holds an article whose fields are not text")
+        return article
 
     def articles(self, article_ids: Iterable[str]) -> dict[str, Article]:
-        """Article metadata (body left empty) by id."""
+        """Article metadata (body left empty) by id; every id must exist.
+
+        The ids come from paragraphs of this store: one without its article means the
+        store is damaged.
+        """
         ids = list(set(article_ids))
         marks = ",".join("?" * len(ids))
         query = f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})"
-        return {
+        found = {
             r[0]: Article(r[0], r[1], "", r[2], r[3], r[4], r[5]) for r in self._rows(query, ids)
         }
+        if len(found) != len(ids):
+            self._damaged("has paragraphs whose article is missing")
+        if not all(_is_article(a) for a in found.values()):
+            self._damaged("holds an article whose fields are not text")
+        return found
 
     def article_paragraphs(self, article_id: str) -> list[Paragraph]:
         """An article's paragraphs in order."""
         query = "SELECT id, article_id, n, text FROM paragraphs WHERE article_id = ? ORDER BY n"
-        return [Paragraph(*r) for r in self._rows(query, (article_id,))]
+        paragraphs = [Paragraph(*r) for r in self._rows(query, (article_id,))]
+        if not all(_is_paragraph(p) for p in paragraphs):
+            self._damaged("holds a paragraph whose fields are not text")
+        return paragraphs
+
+
+def _is_paragraph(p: Paragraph) -> bool:
+    """Whether a paragraph read back has the types write_store() gave it."""
+    return (
+        isinstance(p.id, str)
+        and isinstance(p.article_id, str)
+        and isinstance(p.n, int)
+        and isinstance(p.text, str)
+    )
+
+
+def _is_article(a: Article) -> bool:
+    """Whether an article read back has the types write_store() gave it."""
+    optional = (a.date, a.url, a.rubric)
+    return (
+        isinstance(a.id, str)
+        and isinstance(a.title, str)
+        and isinstance(a.source, str)
+        and all(v is None or isinstance(v, str) for v in optional)
+    )

@@ -163,3 +163,52 @@ def test_script_in_a_query_does_not_run(server, browser):
     assert "<script>window.pwned=1</script>" in browser.find_element("name", "q").get_attribute(
         "value"
     )
+
+
+# --- markup planted in the corpus never runs ---------------------------------------------
+
+PWN = [
+    {
+        "id": "pwn",
+        "title": "<script>window.pwned='title'</script> Порт",
+        "url": "javascript:window.pwned='url'",
+        "rubric": "<img src=x onerror=\"window.pwned='rubric'\">",
+        "text": "Порт <script>window.pwned='text'</script> Чанкай.\n\n"
+        "Порт <img src=x onerror=\"window.pwned='img'\"> и <svg onload=\"window.pwned='svg'\">.\n\n"
+        'Порт "><script>window.pwned=\'attr\'</script><a href="javascript:window.pwned=1">x</a>',
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def evil_server(tmp_path_factory) -> Iterator[str]:
+    """A server (the fake encoder is enough here) over articles full of live-looking markup."""
+    import json
+
+    from tests.corpora import build_searcher, write_evil_corpus
+    from tests.live import serving
+
+    tmp = tmp_path_factory.mktemp("evil")
+    source = write_evil_corpus(tmp / "corpus")
+    lines = [json.dumps(article, ensure_ascii=False) for article in PWN]
+    (source / "pwn.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    build_searcher(tmp, source)
+    with serving(tmp / "index") as running:
+        yield running.base
+
+
+def test_script_and_handlers_in_articles_do_not_run(evil_server, browser):
+    """<script>, <img onerror>, <svg onload> and javascript: links planted in titles, rubrics,
+    URLs and paragraphs show as text on the results and article pages and never run."""
+    from selenium.webdriver.common.by import By
+
+    for path in ("/?q=%D0%BF%D0%BE%D1%80%D1%82+script", "/articles/pwn", "/articles/evil"):
+        browser.get(evil_server + path)
+        time.sleep(0.3)  # time for an <img onerror> or <svg onload> to have fired
+        assert browser.execute_script("return window.pwned === undefined"), path
+        planted = "return document.querySelectorAll('main script, main img, main svg').length"
+        assert browser.execute_script(planted) == 0, path  # (find_elements would wait 10 s)
+        if path.startswith("/?"):  # the planted markup is among the results, as text
+            assert "window.pwned" in browser.find_element(By.CSS_SELECTOR, "ol.results").text
+    text = browser.find_element(By.CSS_SELECTOR, "article").text  # the markup shows as text
+    assert "<img src=x onerror=alert(2)>" in text and "<script>alert(1)</script>" in text

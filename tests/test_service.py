@@ -78,6 +78,7 @@ def test_date_filters_apply_to_both_legs(searcher):
     [
         ({"query": "  "}, "q"),
         ({"query": "x" * 1001}, "q"),
+        ({"query": "порт \ud800"}, "q"),
         ({"k": 0}, "k"),
         ({"k": 101}, "k"),
         ({"offset": -1}, "offset"),

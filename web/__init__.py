@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # "/api/articles//etc/passwd" is an unknown id (404), not a 308 to a rewritten URL that
+    # the API's document does not declare; no route of ours has an empty segment.
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # keep the contract's key order
     app.json.ensure_ascii = False  # Russian stays readable
     app.extensions["poisk"] = LazySearcher(settings or Settings.from_env(), searcher)
