@@ -1,0 +1,150 @@
+"""Write a synthetic corpus as a poisk index build, with the product's own classes.
+
+The parts are written as indexer/build.py writes them (write_store, LexicalIndex,
+VectorIndex, Manifest, swap_in), but straight from the generator: a million-paragraph
+corpus never exists as a million files, and the vectors are synthetic (see corpus.py).
+Each phase is timed; the two index builds also have their peak memory measured.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.scale.corpus import DIM, SyntheticCorpus
+from bench.scale.memory import PeakMemory
+from search.bundled_model import DEFAULT_MODEL_NAME, bundled_fingerprint, ensure_bundled_model
+from search.index import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
+from search.lexical import LexicalIndex
+from search.manifest import Manifest
+from search.semantic import VectorIndex
+from search.store import write_store
+from search.text import analyze
+
+Figures = dict[str, Any]
+
+
+@contextmanager
+def timed(figures: Figures, name: str) -> Iterator[None]:
+    """Record the block's wall time as figures[name] (seconds)."""
+    started = time.perf_counter()
+    yield
+    figures[name] = round(time.perf_counter() - started, 2)
+
+
+def model_record(cache_dir: Path) -> dict[str, Any]:
+    """The default model's manifest record, so that the real server accepts a bench index
+    (converting the bundled model into cache_dir if needed; no torch)."""
+    fingerprint = bundled_fingerprint(ensure_bundled_model(cache_dir))
+    return {"name": DEFAULT_MODEL_NAME, "fingerprint": fingerprint, "dimension": DIM}
+
+
+def disk_mb(path: Path) -> float:
+    """Size of a file or a folder's files, in MB."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
+
+
+def write_vectors(corpus: SyntheticCorpus, path: Path) -> np.ndarray:
+    """Generate the corpus's vectors into a .npy file; returns it memory-mapped (read-only)."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(corpus.n, DIM))
+    for start, stop in corpus.chunks():
+        out[start:stop] = corpus.vectors(start, stop)
+    out.flush()
+    del out
+    return np.load(path, mmap_mode="r")
+
+
+def build_index(
+    corpus: SyntheticCorpus,
+    index_dir: Path,
+    model: dict[str, Any],
+    log: Callable[[str], None] = print,
+) -> tuple[Figures, VectorIndex, np.ndarray]:
+    """Build and swap in an index of `corpus` at `index_dir`, as built by `model`.
+
+    Returns the figures, the vector index (still in memory, for the recall check) and the
+    memory-mapped vectors.
+    """
+    f: Figures = {}
+    build = builds_dir(index_dir) / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-scale")
+    build.mkdir(parents=True)
+    with timed(f, "text_s"):
+        articles, paragraphs = corpus.articles_and_paragraphs()
+    log(f"  text generated in {f['text_s']} s")
+    with timed(f, "store_s"):
+        write_store(build / STORE_NAME, articles, paragraphs)
+    texts = [p.text for p in paragraphs]
+    del articles, paragraphs
+    log(f"  store written in {f['store_s']} s")
+    with timed(f, "analysis_s"):
+        terms = [analyze(t) for t in texts]
+    del texts
+    log(f"  text analysed in {f['analysis_s']} s")
+    f.update(_lexical(terms, build / BM25_DIR))
+    del terms
+    gc.collect()
+    log(f"  BM25 built in {f['bm25_build_s']} s, peak +{f['bm25_peak_mb']} MB")
+    with timed(f, "vectors_s"):
+        vectors = write_vectors(corpus, index_dir.parent / "vectors.npy")
+    vector_figures, vector_index = _vectors(vectors, build / VECTORS_NAME)
+    f.update(vector_figures)
+    kind, seconds, peak = vector_index.kind, f["faiss_build_s"], f["faiss_peak_mb"]
+    log(f"  FAISS {kind} built in {seconds} s, peak +{peak} MB")
+    _manifest(build, corpus, model, vector_index)
+    with timed(f, "fsync_s"):
+        fsync_tree(build)
+    swap_in(index_dir, build)
+    f["store_mb"] = disk_mb(build / STORE_NAME)
+    f["bm25_mb"] = disk_mb(build / BM25_DIR)
+    f["faiss_mb"] = disk_mb(build / VECTORS_NAME)
+    f["disk_mb"] = disk_mb(build)
+    return f, vector_index, vectors
+
+
+def _lexical(terms: list[list[str]], folder: Path) -> Figures:
+    """Build and save the BM25 index; time and peak memory of the build."""
+    f: Figures = {}
+    with PeakMemory() as mem, timed(f, "bm25_build_s"):
+        lexical = LexicalIndex.build(terms)
+    with timed(f, "bm25_save_s"):
+        lexical.save(folder)
+    f["bm25_peak_mb"] = round(mem.anon_delta_mb)
+    f["bm25_peak_rss_mb"] = round(mem.rss_delta_mb)
+    return f
+
+
+def _vectors(vectors: np.ndarray, path: Path) -> tuple[Figures, VectorIndex]:
+    """Build and save the FAISS index from memory-mapped vectors; time and peak memory.
+
+    The input is mapped from a file, so its pages count in RSS but not in the anonymous
+    peak, which is what the index itself needs (`faiss_peak_mb`).
+    """
+    f: Figures = {}
+    with PeakMemory() as mem, timed(f, "faiss_build_s"):
+        index = VectorIndex.build(vectors)
+    with timed(f, "faiss_save_s"):
+        index.save(path)
+    f["faiss_peak_mb"] = round(mem.anon_delta_mb)
+    f["faiss_peak_rss_mb"] = round(mem.rss_delta_mb)
+    f["faiss_kind"] = index.kind
+    return f, index
+
+
+def _manifest(build: Path, corpus: SyntheticCorpus, model: dict[str, Any], v: VectorIndex) -> None:
+    """Write manifest.json, as a reindex does, marking the build complete."""
+    Manifest(
+        generation=build.name,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model=model,
+        counts={"articles": corpus.articles_count, "paragraphs": corpus.n, "skipped": 0},
+        source={"path": f"synthetic:{corpus.n}:{corpus.seed}", "fingerprint": "synthetic"},
+        vectors={"kind": v.kind, "count": v.size},
+    ).write(build)

@@ -1,0 +1,70 @@
+"""The scale bench's own parts: the seeded corpus, a small build searched end to end, and
+the parsing of wrk's and bench/indexing.py's output."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.load import parse_wrk
+from bench.scale.build import build_index
+from bench.scale.corpus import SyntheticCorpus
+from bench.scale.probe import probe
+from bench.scale.report import parse_indexing
+
+WRK = """Running 30s test @ http://127.0.0.1:8000/
+  Latency Distribution
+     50%   29.80ms
+     75%   33.10ms
+     90%   37.00ms
+     99%    1.20s
+  1005 requests in 30.02s, 9.81MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 3
+Requests/sec:     33.48
+"""
+
+
+def test_wrk_output_is_parsed():
+    assert parse_wrk(WRK) == {
+        "rps": 33.48,
+        "p50_ms": 29.8,
+        "p99_ms": 1200.0,
+        "requests": 1005,
+        "errors": 6,
+    }
+
+
+def test_indexing_output_is_parsed():
+    text = (
+        "one query's encoding: 21.2 ms (median of 50)\nparagraphs: 210 (10 copies), runs: 3\n"
+        "model load (new process, torch import included): 6.9 s\n"
+        "raw passage encoding: 66.0 paragraphs/s\n"
+        "reindex --full end to end: 63.4 paragraphs/s (96% of raw encoding)\n"
+    )
+    figures = parse_indexing(text)
+    assert figures["raw_paragraphs_per_s"] == 66.0
+    assert figures["reindex_share_of_raw"] == pytest.approx(63.4 / 66.0, abs=1e-3)
+
+
+def test_the_corpus_is_seeded_and_its_vectors_cluster_by_story():
+    a, b = SyntheticCorpus(400), SyntheticCorpus(400)
+    assert a.texts(0, 400) == b.texts(0, 400)
+    assert SyntheticCorpus(400, seed=1).texts(0, 5) != a.texts(0, 5)
+    v = a.vectors(0, 400)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    same_story, other = float(v[0] @ v[1]), float(v[0] @ v[25])  # stories are 20 rows
+    assert same_story > 0.6 and abs(other) < 0.3
+
+
+def test_a_small_bench_index_is_built_and_searched(tmp_path: Path):
+    corpus = SyntheticCorpus(300)
+    queries = corpus.queries(5)
+    model = {"name": "fake", "fingerprint": "f" * 64, "dimension": 384}
+    figures, _, _ = build_index(corpus, tmp_path / "index", model, log=lambda s: None)
+    assert figures["faiss_kind"] == "flat" and figures["disk_mb"] > 0
+    result = probe(
+        tmp_path / "index", [q.text for q in queries], np.stack([q.vector for q in queries]), 1
+    )
+    assert set(result["latency_ms"]) == {"bm25_leg", "dense_leg", "bm25", "semantic", "hybrid"}
+    assert result["searches_per_mode"] == 5
