@@ -139,21 +139,13 @@ class Searcher:
             iso = (d.isoformat() if d else None for d in (date_from, date_to))
             allowed = np.asarray(index.store.rows_between(*iso), dtype=np.int64)
         depth = max(MIN_DEPTH, 10 * (offset + k))
-        lexical = self._lexical(index, query, depth, allowed) if mode != "semantic" else []
+        terms = analyze(query)
+        lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
         semantic = self._semantic(index, query, depth, allowed) if mode != "bm25" else []
-        if mode == "hybrid" and fusion == "coverage":
-            ranked = _coverage_rrf(index, query, lexical, semantic)
-        else:
-            ranked = _fused(mode, fusion, alpha, lexical, semantic)
+        ranked = _fused(index, terms, mode, fusion, alpha, lexical, semantic)
         hits = _hits(index, query, ranked[offset : offset + k], offset, lexical, semantic)
         took = round((time.perf_counter() - started) * 1000, 1)
         return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
-
-    def _lexical(
-        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
-    ) -> Ranking:
-        """The BM25 leg."""
-        return index.lexical.search(analyze(query), depth, allowed)
 
     def _semantic(
         self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
@@ -165,8 +157,9 @@ class Searcher:
     def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
         """An article and its paragraphs, or None for an unknown id."""
         store = self.current().store
-        article = store.article(article_id)
-        return None if article is None else (article, store.article_paragraphs(article_id))
+        paragraphs = store.article_paragraphs(article_id)
+        article = store.article(article_id, paragraphs)
+        return None if article is None else (article, paragraphs)
 
     def stats(self) -> dict[str, Any]:
         """What the current index holds and how it was built."""
@@ -183,19 +176,29 @@ class Searcher:
 
 
 def _fused(
-    mode: str, fusion: str, alpha: float | None, lexical: Ranking, semantic: Ranking
+    index: LoadedIndex,
+    terms: list[str],
+    mode: str,
+    fusion: str,
+    alpha: float | None,
+    lexical: Ranking,
+    semantic: Ranking,
 ) -> Ranking:
-    """The final ranking: one leg as it is, or both fused."""
+    """The final ranking: one leg as it is, or both fused (`alpha` is set for convex)."""
     if mode == "bm25":
         return lexical
     if mode == "semantic":
         return semantic
     if fusion == "convex":
         return fuse.convex(lexical, semantic, alpha if alpha is not None else DEFAULT_ALPHA)
+    if fusion == "coverage":
+        return _coverage_rrf(index, terms, lexical, semantic)
     return fuse.rrf([lexical, semantic])
 
 
-def _coverage_rrf(index: LoadedIndex, query: str, lexical: Ranking, semantic: Ranking) -> Ranking:
+def _coverage_rrf(
+    index: LoadedIndex, terms: list[str], lexical: Ranking, semantic: Ranking
+) -> Ranking:
     """RRF where a BM25 hit counts by how much of the query it matched.
 
     An English query over Russian text, or a paraphrase, often matches a paragraph on
@@ -204,7 +207,7 @@ def _coverage_rrf(index: LoadedIndex, query: str, lexical: Ranking, semantic: Ra
     weight and makes a quarter-match count 0.4%.
     """
     docs = [doc for doc, _ in lexical]
-    coverage = index.lexical.coverage(analyze(query), docs) ** COVERAGE_POWER
+    coverage = index.lexical.coverage(terms, docs) ** COVERAGE_POWER
     weights = dict(zip(docs, coverage.tolist()))
     return fuse.rrf([lexical, semantic], weights=[weights, None])
 

@@ -144,13 +144,20 @@ class Store:
             self._damaged("holds a paragraph whose fields are not text")
         return found
 
-    def article(self, article_id: str) -> Article | None:
-        """An article with its body rebuilt from its paragraphs, or None."""
+    def article(
+        self, article_id: str, paragraphs: Sequence[Paragraph] | None = None
+    ) -> Article | None:
+        """An article with its body rebuilt from its paragraphs, or None.
+
+        A caller that has already read the article's paragraphs passes them in.
+        """
         found = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
         if not found:
             return None
         aid, title, date, url, rubric, source = found[0]
-        body = "\n\n".join(p.text for p in self.article_paragraphs(article_id))
+        if paragraphs is None:
+            paragraphs = self.article_paragraphs(article_id)
+        body = "\n\n".join(p.text for p in paragraphs)
         article = Article(aid, title, body, date, url, rubric, source)
         if not _is_article(article):
             self._damaged("holds an article whose fields are not text")
