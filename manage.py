@@ -60,12 +60,19 @@ def cli(ctx: click.Context) -> None:
     ctx.obj.setdefault("settings", Settings.from_env())
 
 
-def _load_encoder(ctx: click.Context, model: str, cache_dir: Path) -> Any:
-    """The encoder for `model`; tests put a fake loader into ctx.obj."""
+def _load_encoder(ctx: click.Context, model: str, settings: Settings) -> Any:
+    """The encoder for `model` in the configured dtype; tests put a fake loader into ctx.obj."""
     loader = ctx.obj.get("load_encoder")
     if loader is None:
         from search.encoder import load_encoder as loader  # imports torch: only when needed
-    return loader(model, cache_dir)
+    return loader(model, settings.cache_dir, settings.dtype)
+
+
+def _dtype(settings: Settings) -> str:
+    """The dtype the model will run in here ("auto" resolved against this CPU)."""
+    from search.encoder import resolve_dtype  # "auto" asks torch about the CPU
+
+    return resolve_dtype(settings.dtype)
 
 
 @cli.command()
@@ -109,13 +116,13 @@ def reindex(
     source = source or settings.source_dir
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
-    if if_stale and not full and is_current(index_dir, source, model):
+    if if_stale and not full and is_current(index_dir, source, model, _dtype(settings)):
         click.echo(f"index at {index_dir} is up to date with {source}")
         return
     if not source.is_dir():  # before the model's seconds-long load
         raise click.ClickException(f"source folder {source} does not exist or is not a folder")
     started = time.perf_counter()
-    encoder = _load_encoder(ctx, model, settings.cache_dir)
+    encoder = _load_encoder(ctx, model, settings)
     click.echo(f"model {model} loaded in {time.perf_counter() - started:.1f} s")
     report = build(source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar)
     _print_report(report, source, index_dir)
@@ -141,7 +148,7 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
     from search.service import Searcher
 
     settings: Settings = ctx.obj["settings"]
-    encoder = _load_encoder(ctx, settings.model, settings.cache_dir)
+    encoder = _load_encoder(ctx, settings.model, settings)
     return Searcher(index_dir or settings.index_dir, encoder)
 
 
@@ -293,7 +300,13 @@ def stats(ctx: click.Context, index_dir: Path | None) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Requests served at once; queries waiting together are encoded in one batch.",
+)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.pass_context
 @one_line_errors

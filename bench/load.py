@@ -32,6 +32,8 @@ from bench.scale.build import build_index, model_record
 from bench.scale.corpus import SyntheticCorpus
 from bench.scale.memory import status
 from bench.scale.serve import server
+from search.config import Settings
+from search.encoder import resolve_dtype
 from search.errors import SearchError
 from search.manifest import Manifest
 
@@ -65,15 +67,18 @@ def seeds_index(folder: Path, cache: Path) -> Path:
 
 
 def synthetic_index(folder: Path, cache: Path, corpus: SyntheticCorpus) -> Path:
-    """The synthetic index: the one `python -m bench.scale` left, or one built here."""
+    """The synthetic index: the one `python -m bench.scale` left, or one built here, recorded
+    as made by the model in the dtype the server will run it in."""
     source = f"synthetic:{corpus.n}:{corpus.seed}"
+    model = model_record(cache, resolve_dtype(Settings.from_env().dtype))
     for index in (SCALE_OUT / str(corpus.n) / "index", folder / f"synthetic-{corpus.n}" / "index"):
         try:
-            if Manifest.read(index.resolve()).source["path"] == source:
+            manifest = Manifest.read(index.resolve())
+            if manifest.source["path"] == source and manifest.model == model:
                 return index
         except SearchError:
             pass
-    vectors = build_index(corpus, index, model_record(cache))[2]
+    vectors = build_index(corpus, index, model)[2]
     Path(vectors.filename).unlink()
     return index
 
@@ -129,7 +134,8 @@ def load_index(
 ) -> list[dict[str, Any]]:
     """Every client count against one served index."""
     rows = []
-    with server(index, args.cache) as (base, pid, _), tempfile.TemporaryDirectory() as tmp:
+    served = server(index, args.cache, args.threads)
+    with served as (base, pid, _), tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "queries.lua"
         lua_script(script, queries, args.mode)
         for clients in (int(c) for c in args.clients.split(",")):
@@ -156,6 +162,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=SYNTHETIC, help="paragraphs; 0: skip")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "cache")
+    parser.add_argument("--threads", type=int, default=16, help="the server's threads")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
@@ -164,11 +171,12 @@ def main() -> None:
         corpus = SyntheticCorpus(args.synthetic)
         index = synthetic_index(args.out, args.cache, corpus)
         indexes.append((f"synthetic {corpus.n:,}", index, [q.text for q in corpus.queries(50)]))
-    print(f"mode {args.mode}, {args.duration} s per run, server: waitress with 4 threads")
+    print(f"mode {args.mode}, {args.duration} s per run, server: waitress, {args.threads} threads")
     head = "| index | clients | requests/s | p50 ms | p99 ms | requests | errors | server RSS MB |"
     print(head + "\n|---|---|---|---|---|---|---|---|", flush=True)
     rows = [row for label, index, q in indexes for row in load_index(wrk, label, index, q, args)]
-    result = {"mode": args.mode, "duration_s": args.duration, "load": os.getloadavg(), "runs": rows}
+    result = {"mode": args.mode, "duration_s": args.duration, "threads": args.threads}
+    result |= {"load": os.getloadavg(), "runs": rows}
     (args.out / "load.json").write_text(json.dumps(result, indent=2))
 
 

@@ -73,7 +73,9 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     args = parser.parse_args()
     settings = Settings.from_env()
-    searcher = Searcher(args.index, load_encoder(settings.model, settings.cache_dir))
+    searcher = Searcher(
+        args.index, load_encoder(settings.model, settings.cache_dir, settings.dtype)
+    )
     index = searcher.current()
     table = rules()
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))

@@ -68,15 +68,18 @@ def source_fingerprint(source: Path) -> str:
     return digest.hexdigest()
 
 
-def is_current(index_dir: Path, source: Path, model_name: str) -> bool:
-    """True when the index was built from these very files with this model."""
+def is_current(index_dir: Path, source: Path, model_name: str, dtype: str) -> bool:
+    """True when the index was built from these very files with this model in this dtype."""
     try:
         manifest = Manifest.read(index_dir.resolve())
     except SearchError:
         return False
-    return manifest.model.get("name") == model_name and manifest.source.get(
-        "fingerprint"
-    ) == source_fingerprint(source)
+    built = manifest.model
+    return (
+        built.get("name") == model_name
+        and built.get("dtype", "float32") == dtype  # indexes from before the field: float32
+        and manifest.source.get("fingerprint") == source_fingerprint(source)
+    )
 
 
 @contextmanager
@@ -123,6 +126,7 @@ def reindex(
             model={
                 "name": encoder.name,
                 "fingerprint": encoder.fingerprint,
+                "dtype": encoder.dtype,
                 "dimension": encoder.dimension,
             },
             counts={
@@ -182,23 +186,31 @@ def _embed_missing(
     full: bool,
     progress: Progress,
 ) -> tuple[np.ndarray, int]:
-    """Encode the texts the cache lacks (all of them with `full`), caching as it goes."""
-    keys = [text_key(p.text) for p in paragraphs]
-    known = {} if full else cache.get(keys)
-    missing = sorted(
-        {k: p.text for k, p in zip(keys, paragraphs) if k not in known}.items(),
-        key=lambda item: len(item[1]),
-    )  # similar lengths batch with less padding
-    with progress("encoding", len(missing)) as advance:
-        for start in range(0, len(missing), ENCODE_CHUNK):
-            chunk = missing[start : start + ENCODE_CHUNK]
-            vectors = encoder.encode_passages([text for _, text in chunk])
-            fresh = list(zip((key for key, _ in chunk), vectors))
-            cache.put(fresh)  # committed per chunk: a killed reindex keeps its work
-            known.update(fresh)
+    """Encode the texts the cache lacks (all of them with `full`), caching as it goes.
+
+    Vectors go straight into one preallocated matrix (a paragraph's row is its position):
+    collecting them first and stacking after would hold every vector twice.
+    """
+    rows: dict[bytes, list[int]] = {}  # text hash -> rows of the paragraphs with that text
+    for row, p in enumerate(paragraphs):
+        rows.setdefault(text_key(p.text), []).append(row)
+    matrix = np.empty((len(paragraphs), encoder.dimension), dtype=np.float32)
+    missing = set(rows)
+    for key, vector in () if full else cache.get(list(rows)):
+        matrix[rows[key]] = vector
+        missing.discard(key)
+    todo = sorted(  # in corpus order, then by length: similar lengths batch with less padding
+        (k for k in rows if k in missing), key=lambda k: len(paragraphs[rows[k][0]].text)
+    )
+    with progress("encoding", len(todo)) as advance:
+        for start in range(0, len(todo), ENCODE_CHUNK):
+            chunk = todo[start : start + ENCODE_CHUNK]
+            vectors = encoder.encode_passages([paragraphs[rows[k][0]].text for k in chunk])
+            cache.put(zip(chunk, vectors))  # committed per chunk: a killed reindex keeps its work
+            for key, vector in zip(chunk, vectors, strict=True):
+                matrix[rows[key]] = vector
             advance(len(chunk))
-    matrix = np.stack([known[k] for k in keys]).astype(np.float32)
-    return matrix, len(missing)
+    return matrix, len(todo)
 
 
 def _write_parts(

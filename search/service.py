@@ -86,7 +86,8 @@ class Searcher:
         """A searcher with the configured model (loads it: seconds)."""
         from search.encoder import load_encoder
 
-        return cls(settings.index_dir, load_encoder(settings.model, settings.cache_dir))
+        encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
+        return cls(settings.index_dir, encoder)
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""

@@ -16,6 +16,7 @@ class FakeEncoder:
     def __init__(self, name: str = "fake", dimension: int = 32, max_tokens: int = 500) -> None:
         self.name = name
         self.fingerprint = hashlib.sha256(f"{name}/{dimension}".encode()).hexdigest()
+        self.dtype = "float32"
         self.dimension = dimension
         self.max_tokens = max_tokens
         self.passages: list[str] = []

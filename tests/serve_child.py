@@ -16,7 +16,7 @@ from typing import Any
 from tests.fakes import FakeEncoder
 
 
-def fake_loader(model: str, cache_dir: Path) -> Any:
+def fake_loader(model: str, cache_dir: Path, dtype: str) -> Any:
     """Stands in for search.encoder.load_encoder."""
     return FakeEncoder()
 

@@ -47,6 +47,7 @@ def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
     assert manifest["model"] == {
         "name": "fake",
         "fingerprint": fake_encoder.fingerprint,
+        "dtype": "float32",
         "dimension": 32,
     }
     assert manifest["counts"] == {"articles": 2, "paragraphs": 21, "skipped": 0}
@@ -94,14 +95,15 @@ def test_an_index_from_another_model_is_refused(tmp_path, fake_encoder):
     manifest.check(fake_encoder.name, fake_encoder.fingerprint, fake_encoder.dimension)
 
 
-def test_staleness_follows_the_files_and_the_model(tmp_path, seeds_copy, fake_encoder):
+def test_staleness_follows_the_files_the_model_and_its_dtype(tmp_path, seeds_copy, fake_encoder):
     index_dir = tmp_path / "index"
-    assert not is_current(index_dir, seeds_copy, "fake")
+    assert not is_current(index_dir, seeds_copy, "fake", "float32")
     build(seeds_copy, tmp_path, fake_encoder)
-    assert is_current(index_dir, seeds_copy, "fake")
-    assert not is_current(index_dir, seeds_copy, "another-model")
+    assert is_current(index_dir, seeds_copy, "fake", "float32")
+    assert not is_current(index_dir, seeds_copy, "another-model", "float32")
+    assert not is_current(index_dir, seeds_copy, "fake", "bfloat16")
     (seeds_copy / "new.txt").write_text("Новая статья о порте.", encoding="utf-8")
-    assert not is_current(index_dir, seeds_copy, "fake")
+    assert not is_current(index_dir, seeds_copy, "fake", "float32")
 
 
 def test_rebuilds_swap_the_link_and_keep_two_builds(tmp_path, fake_encoder):

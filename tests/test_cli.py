@@ -16,10 +16,12 @@ from tests.fakes import FakeEncoder
 
 @pytest.fixture
 def run(tmp_path: Path):
-    settings = Settings(index_dir=tmp_path / "index", source_dir=SEEDS, cache_dir=tmp_path / "c")
+    settings = Settings(
+        index_dir=tmp_path / "index", source_dir=SEEDS, cache_dir=tmp_path / "c", dtype="float32"
+    )
     loaded: list[FakeEncoder] = []
 
-    def load_encoder(name: str, cache_dir: Path) -> FakeEncoder:
+    def load_encoder(name: str, cache_dir: Path, dtype: str) -> FakeEncoder:
         loaded.append(FakeEncoder(name=name))
         return loaded[-1]
 

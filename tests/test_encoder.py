@@ -24,9 +24,11 @@ from search.encoder import (
     ModelLoadError,
     SentenceTransformerEncoder,
     load_encoder,
+    resolve_dtype,
     state_dict_fingerprint,
 )
-from search.errors import ModelError
+from search.errors import IndexMismatch, ModelError
+from search.manifest import Manifest
 from tests.test_bundled_model import prose_paragraphs, seed_paragraphs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +75,9 @@ def test_stipends_query_finds_the_stipends_paragraph(encoder, passages) -> None:
 def test_encoder_attributes(encoder: SentenceTransformerEncoder) -> None:
     assert isinstance(encoder, Encoder)
     assert encoder.name == DEFAULT_MODEL_NAME
-    assert encoder.fingerprint == weights_sha256()
+    assert encoder.dtype == resolve_dtype("auto")
+    suffix = "" if encoder.dtype == "float32" else f"+{encoder.dtype}"
+    assert encoder.fingerprint == weights_sha256() + suffix
     assert encoder.dimension == 384
     assert encoder.max_tokens == 512 - 2 - encoder.count_tokens("passage: ")
 
@@ -139,13 +143,56 @@ def test_another_model_is_fingerprinted_by_its_state_dict(
     encoder: SentenceTransformerEncoder, model_cache: Path
 ) -> None:
     folder = str(bundled_model_dir(model_cache))  # by path: not the bundled default's name
-    other = SentenceTransformerEncoder(folder, cache_dir=model_cache)
+    other = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="float32")
     assert other.name == folder
     assert len(other.fingerprint) == 64
-    assert other.fingerprint != encoder.fingerprint
+    assert other.fingerprint != encoder.fingerprint.partition("+")[0]
     assert other.fingerprint == state_dict_fingerprint(other._model)  # stable
+    same_dtype = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype=encoder.dtype)
     text = ["Перуанский порт Чанкай"]
-    assert np.allclose(other.encode_queries(text), encoder.encode_queries(text), atol=1e-6)
+    assert np.allclose(same_dtype.encode_queries(text), encoder.encode_queries(text), atol=1e-6)
+
+
+@pytest.mark.model
+def test_bfloat16_vectors_are_close_but_never_mixed_with_float32(model_cache: Path) -> None:
+    folder = str(bundled_model_dir(model_cache))
+    f32 = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="float32")
+    bf16 = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="bfloat16")
+    assert (f32.dtype, bf16.dtype) == ("float32", "bfloat16")
+    assert bf16.fingerprint == f32.fingerprint + "+bfloat16"  # cache and manifest keep apart
+    texts = seed_paragraphs()[:8]
+    a, b = f32.encode_passages(texts), bf16.encode_passages(texts)
+    assert b.dtype == np.float32
+    cosines = np.sum(a * b, axis=1)
+    assert cosines.min() > 0.99  # the same model ...
+    assert not np.allclose(a, b, atol=1e-4)  # ... but not the same vectors
+    manifest = Manifest(
+        "g",
+        "t",
+        {"name": folder, "fingerprint": f32.fingerprint, "dtype": "float32", "dimension": 384},
+        {},
+        {},
+        {},
+    )
+    with pytest.raises(IndexMismatch, match=r"\+bfloat16.*manage.py reindex"):
+        manifest.check(folder, bf16.fingerprint, 384)
+
+
+def test_dtype_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    assert resolve_dtype("float32") == "float32"
+    assert resolve_dtype("bfloat16") == "bfloat16"
+    for caps, expected in (
+        ({}, "float32"),
+        ({"avx512_bf16": True}, "bfloat16"),
+        ({"amx_bf16": True, "avx512_bf16": False}, "bfloat16"),
+        ({"avx512_bf16": False, "avx2": True}, "float32"),
+    ):
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda caps=caps: caps)
+        assert resolve_dtype("auto") == expected
+    with pytest.raises(ModelLoadError, match="auto, float32, bfloat16.*'float16'"):
+        resolve_dtype("float16")
 
 
 # ------------------------------------------------------------------------ prompts, errors
@@ -205,3 +252,15 @@ def test_importing_the_module_does_not_load_torch() -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "PASSIVE"
+
+
+@pytest.mark.model
+def test_concurrent_queries_get_their_own_vectors(encoder: SentenceTransformerEncoder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["Chancay port", "порт Чанкай", "stipends for NAM students", "саммит в Баку"] * 4
+    alone = [encoder.encode_queries([q])[0] for q in queries]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: encoder.encode_queries([q])[0], queries))
+    for a, b in zip(alone, together, strict=True):
+        assert float(a @ b) > 0.999  # batched with others (padding), still the same query

@@ -106,6 +106,7 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string"},
                     "fingerprint": {"type": "string"},
+                    "dtype": {"type": "string", "enum": ["float32", "bfloat16"]},
                     "dimension": {"type": "integer", "minimum": 1},
                 },
                 "required": ["name", "fingerprint", "dimension"],

@@ -21,6 +21,7 @@ import numpy as np
 from bench.scale.corpus import DIM, SyntheticCorpus
 from bench.scale.memory import PeakMemory
 from search.bundled_model import DEFAULT_MODEL_NAME, bundled_fingerprint, ensure_bundled_model
+from search.encoder import with_dtype
 from search.index import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
 from search.lexical import LexicalIndex
 from search.manifest import Manifest
@@ -39,11 +40,17 @@ def timed(figures: Figures, name: str) -> Iterator[None]:
     figures[name] = round(time.perf_counter() - started, 2)
 
 
-def model_record(cache_dir: Path) -> dict[str, Any]:
-    """The default model's manifest record, so that the real server accepts a bench index
-    (converting the bundled model into cache_dir if needed; no torch)."""
-    fingerprint = bundled_fingerprint(ensure_bundled_model(cache_dir))
-    return {"name": DEFAULT_MODEL_NAME, "fingerprint": fingerprint, "dimension": DIM}
+def model_record(cache_dir: Path, dtype: str = "float32") -> dict[str, Any]:
+    """The default model's manifest record in ``dtype``, so that the real server (running
+    the model in that dtype) accepts a bench index; converts the bundled model into
+    cache_dir if needed."""
+    fingerprint = with_dtype(bundled_fingerprint(ensure_bundled_model(cache_dir)), dtype)
+    return {
+        "name": DEFAULT_MODEL_NAME,
+        "fingerprint": fingerprint,
+        "dtype": dtype,
+        "dimension": DIM,
+    }
 
 
 def disk_mb(path: Path) -> float:

@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(index_dir: Path, cache_dir: Path, threads: int = 4) -> Iterator[tuple[str, int, float]]:
+def server(index_dir: Path, cache_dir: Path, threads: int = 16) -> Iterator[tuple[str, int, float]]:
     """A running `manage.py serve` on index_dir: (base URL, pid, seconds until ready)."""
     port = free_port()
     env = {**os.environ, "POISK_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
