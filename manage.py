@@ -19,6 +19,7 @@ import click
 
 from search.config import Settings
 from search.errors import SearchError
+from search.service import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 
 DEBUG = os.environ.get("POISK_DEBUG") == "1"
 
@@ -161,11 +162,16 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
 )
 @click.option(
     "--fusion",
-    type=click.Choice(["coverage", "rrf", "convex"]),
-    default="coverage",
+    type=click.Choice(FUSIONS),
+    default=DEFAULT_FUSION,
     show_default=True,
 )
-@click.option("--alpha", type=float, help="Weight of the semantic leg in convex fusion (0-1).")
+@click.option(
+    "--alpha",
+    type=float,
+    help="Weight of the semantic leg in coverage and convex fusion (0-1; "
+    f"defaults {', '.join(f'{f} {a}' for f, a in DEFAULT_ALPHAS.items())}).",
+)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 @click.pass_context

@@ -40,6 +40,10 @@ def rules() -> dict[str, Rule]:
         table[f"coverage^{p}"] = lambda legs, p=p: fusion.rrf(
             legs[:2], weights=[{d: c**p for d, c in legs[2].items()}, None]
         )
+    for b in (0.3, 0.5, 0.7):  # the BM25 leg's weight below the semantic leg's
+        table[f"coverage^4x{b}"] = lambda legs, b=b: fusion.rrf(
+            legs[:2], weights=[{d: b * c**4 for d, c in legs[2].items()}, None]
+        )
     for a in (0.5, 0.7, 0.9):
         table[f"convex-{a}"] = lambda legs, a=a: fusion.convex(legs[0], legs[1], a)
     return table

@@ -23,6 +23,13 @@ import numpy as np
 
 from indexer.cache import EmbeddingCache, text_key
 from indexer.corpus import Skipped, list_files, read_corpus
+from indexer.passages import (
+    DEFAULT_PASSAGE,
+    TITLE_WEIGHT,
+    article_titles,
+    mix_titles,
+    passage_texts,
+)
 from indexer.split import split_article
 from search.errors import CorpusError, SearchError
 from search.index import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
@@ -69,15 +76,18 @@ def source_fingerprint(source: Path) -> str:
 
 
 def is_current(index_dir: Path, source: Path, model_name: str, dtype: str) -> bool:
-    """True when the index was built from these very files with this model in this dtype."""
+    """True when the index was built from these very files with this model in this dtype,
+    and with today's passage settings."""
     try:
         manifest = Manifest.read(index_dir.resolve())
     except SearchError:
         return False
-    built = manifest.model
+    built, vectors = manifest.model, manifest.vectors
     return (
         built.get("name") == model_name
         and built.get("dtype", "float32") == dtype  # indexes from before the field: float32
+        and vectors.get("passage") == DEFAULT_PASSAGE
+        and vectors.get("title_weight") == TITLE_WEIGHT
         and manifest.source.get("fingerprint") == source_fingerprint(source)
     )
 
@@ -103,8 +113,12 @@ def reindex(
     *,
     full: bool = False,
     progress: Progress = silent,
+    passage: str = DEFAULT_PASSAGE,
+    title_weight: float = TITLE_WEIGHT,
 ) -> BuildReport:
-    """Build a new index of `source` and swap it in at `index_dir`."""
+    """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
+    text each paragraph's vector is computed from, `title_weight` how much of its article's
+    title vector is mixed in (indexer/passages.py)."""
     started = time.perf_counter()
     if not source.is_dir():
         raise CorpusError(f"source folder {source} does not exist or is not a folder")
@@ -114,7 +128,11 @@ def reindex(
         paragraphs = _split(articles, encoder)
         if not paragraphs:
             raise CorpusError(f"no readable articles in {source}; nothing to index")
-        vectors, encoded = _embed(paragraphs, encoder, cache_dir, full, progress)
+        texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
+        vectors, encoded = _embed(texts, encoder, cache_dir, full, progress)
+        if title_weight:
+            titles = _title_vectors(articles, encoder, cache_dir, full, progress)
+            mix_titles(vectors, paragraphs, articles, titles, title_weight)
         report = BuildReport(
             len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
         )
@@ -135,7 +153,12 @@ def reindex(
                 "skipped": len(skipped),
             },
             source={"path": str(source.resolve()), "fingerprint": fingerprint},
-            vectors={"kind": vector_index.kind, "count": vector_index.size},
+            vectors={
+                "kind": vector_index.kind,
+                "count": vector_index.size,
+                "passage": passage,
+                "title_weight": title_weight,
+            },
         ).write(report.build)  # last: a build with a manifest is complete
         fsync_tree(report.build)
         swap_in(index_dir, report.build)
@@ -165,22 +188,32 @@ def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:
 
 
 def _embed(
-    paragraphs: Sequence[Paragraph],
+    texts: Sequence[str],
     encoder: Encoder,
     cache_dir: Path,
     full: bool,
     progress: Progress,
 ) -> tuple[np.ndarray, int]:
-    """Vectors of all paragraphs and how many were encoded; the rest come from the cache."""
+    """Vectors of all passage texts and how many were encoded; the rest come from the cache."""
     cache = EmbeddingCache(cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension)
     try:
-        return _embed_missing(paragraphs, encoder, cache, full, progress)
+        return _embed_missing(texts, encoder, cache, full, progress)
     finally:
         cache.close()
 
 
+def _title_vectors(
+    articles: Sequence[Article], encoder: Encoder, cache_dir: Path, full: bool, progress: Progress
+) -> np.ndarray:
+    """A passage vector per article title; zero rows for articles without one."""
+    titles = article_titles(articles)
+    vectors, _ = _embed(titles, encoder, cache_dir, full, progress)
+    vectors[[i for i, title in enumerate(titles) if not title]] = 0.0
+    return vectors
+
+
 def _embed_missing(
-    paragraphs: Sequence[Paragraph],
+    texts: Sequence[str],
     encoder: Encoder,
     cache: EmbeddingCache,
     full: bool,
@@ -188,24 +221,24 @@ def _embed_missing(
 ) -> tuple[np.ndarray, int]:
     """Encode the texts the cache lacks (all of them with `full`), caching as it goes.
 
-    Vectors go straight into one preallocated matrix (a paragraph's row is its position):
+    Vectors go straight into one preallocated matrix (a text's row is its position):
     collecting them first and stacking after would hold every vector twice.
     """
-    rows: dict[bytes, list[int]] = {}  # text hash -> rows of the paragraphs with that text
-    for row, p in enumerate(paragraphs):
-        rows.setdefault(text_key(p.text), []).append(row)
-    matrix = np.empty((len(paragraphs), encoder.dimension), dtype=np.float32)
+    rows: dict[bytes, list[int]] = {}  # text hash -> rows of that text
+    for row, text in enumerate(texts):
+        rows.setdefault(text_key(text), []).append(row)
+    matrix = np.empty((len(texts), encoder.dimension), dtype=np.float32)
     missing = set(rows)
     for key, vector in () if full else cache.get(list(rows)):
         matrix[rows[key]] = vector
         missing.discard(key)
     todo = sorted(  # in corpus order, then by length: similar lengths batch with less padding
-        (k for k in rows if k in missing), key=lambda k: len(paragraphs[rows[k][0]].text)
+        (k for k in rows if k in missing), key=lambda k: len(texts[rows[k][0]])
     )
     with progress("encoding", len(todo)) as advance:
         for start in range(0, len(todo), ENCODE_CHUNK):
             chunk = todo[start : start + ENCODE_CHUNK]
-            vectors = encoder.encode_passages([paragraphs[rows[k][0]].text for k in chunk])
+            vectors = encoder.encode_passages([texts[rows[k][0]] for k in chunk])
             cache.put(zip(chunk, vectors))  # committed per chunk: a killed reindex keeps its work
             for key, vector in zip(chunk, vectors, strict=True):
                 matrix[rows[key]] = vector

@@ -49,6 +49,7 @@ class Config:
     mode: str
     fusion: str = "coverage"
     alpha: float | None = None
+    collapse: bool = False  # one paragraph per article
 
 
 @dataclass
@@ -87,12 +88,13 @@ def load_queries(path: Path, split: str | None = None) -> list[Query]:
 
 
 def default_configs(alphas: Sequence[float] = (0.3, 0.5, 0.7)) -> list[Config]:
-    """bm25, semantic, hybrid with coverage-weighted RRF (the default), plain RRF, and
-    convex over a sweep of alpha."""
+    """bm25, semantic, hybrid with the default coverage-weighted convex fusion, coverage-
+    weighted RRF, plain RRF, and plain convex over a sweep of alpha."""
     return [
         Config("bm25", "bm25"),
         Config("semantic", "semantic"),
         Config("hybrid-coverage", "hybrid", "coverage"),
+        Config("hybrid-coverage-rrf", "hybrid", "coverage-rrf"),
         Config("hybrid-rrf", "hybrid", "rrf"),
         *(Config(f"hybrid-convex-{a:.1f}", "hybrid", "convex", a) for a in alphas),
     ]
@@ -143,8 +145,10 @@ def evaluate(
     for config in configs:
         per_query, firsts, tops = [], [], []
         for query in queries:
-            hits = searcher.search(query.text, k=DEPTH, mode=config.mode,
-                                   fusion=config.fusion, alpha=config.alpha).results  # fmt: skip
+            hits = searcher.search(
+                query.text, k=DEPTH, mode=config.mode, fusion=config.fusion,
+                alpha=config.alpha, collapse=config.collapse,
+            ).results  # fmt: skip
             ranks = judge(hits, query.relevant)
             per_query.append(metrics(ranks, len(query.relevant)))
             firsts.append(ranks[0] if ranks else None)
@@ -170,7 +174,7 @@ class CachedQueryEncoder:
 
     def __init__(self, encoder: Any) -> None:
         self._encoder = encoder
-        self.name, self.fingerprint = encoder.name, encoder.fingerprint
+        self.name, self.fingerprint, self.dtype = encoder.name, encoder.fingerprint, encoder.dtype
         self.dimension, self.max_tokens = encoder.dimension, encoder.max_tokens
         self._one = lru_cache(maxsize=None)(lambda text: encoder.encode_queries([text])[0])
 

@@ -49,11 +49,22 @@ def min_max(ranking: Ranking) -> dict[int, float]:
     return {doc: (s - low) / (high - low) for doc, s in ranking}
 
 
-def convex(lexical: Ranking, semantic: Ranking, alpha: float) -> list[tuple[int, float]]:
-    """alpha * semantic + (1 - alpha) * lexical, each min-max normalised; a miss counts 0."""
+def convex(
+    lexical: Ranking,
+    semantic: Ranking,
+    alpha: float,
+    weights: Mapping[int, float] | None = None,
+) -> list[tuple[int, float]]:
+    """alpha * semantic + (1 - alpha) * lexical, each min-max normalised; a miss counts 0.
+
+    `weights` multiplies each lexical doc's normalised score (None: all 1; a doc missing
+    from the mapping weighs 0).
+    """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be within 0..1, not {alpha}")
     lex, sem = min_max(lexical), min_max(semantic)
+    if weights is not None:
+        lex = {doc: s * weights.get(doc, 0.0) for doc, s in lex.items()}
     return _sorted(
         {doc: alpha * sem.get(doc, 0.0) + (1 - alpha) * lex.get(doc, 0.0) for doc in lex | sem}
     )

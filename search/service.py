@@ -29,10 +29,11 @@ if TYPE_CHECKING:
 MODES = ("hybrid", "bm25", "semantic")
 # The first is the default: chosen on the GIMP tuning split, confirmed on its test split
 # (README, "Retrieval quality").
-FUSIONS = ("coverage", "rrf", "convex")
+FUSIONS = ("coverage", "coverage-rrf", "rrf", "convex")
 DEFAULT_FUSION = FUSIONS[0]
 COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds) ** 4
-DEFAULT_ALPHA = 0.5
+DEFAULT_ALPHAS = {"coverage": 0.8, "convex": 0.5}  # semantic weight; fusions with a weight
+DEFAULT_ALPHA = DEFAULT_ALPHAS[DEFAULT_FUSION]
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
@@ -127,13 +128,16 @@ class Searcher:
         alpha: float | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        collapse: bool = False,
     ) -> SearchResult:
-        """One page of results for `query` (see the API contract in the README)."""
+        """One page of results for `query` (see the API contract in the README); with
+        `collapse`, only the best paragraph of each article."""
         started = time.perf_counter()
         query = check_parameters(query, k, offset, mode, fusion, alpha)
         if date_from and date_to and date_from > date_to:
             raise InvalidParameter("date_from", "date_from must not be after date_to")
-        alpha = (DEFAULT_ALPHA if alpha is None else alpha) if fusion == "convex" else None
+        weighted = fusion in DEFAULT_ALPHAS and mode == "hybrid"
+        alpha = (DEFAULT_ALPHAS[fusion] if alpha is None else alpha) if weighted else None
         index = self.current()
         allowed = None
         if date_from or date_to:
@@ -144,6 +148,8 @@ class Searcher:
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
         semantic = self._semantic(index, query, depth, allowed) if mode != "bm25" else []
         ranked = _fused(index, terms, mode, fusion, alpha, lexical, semantic)
+        if collapse:
+            ranked = _best_per_article(index, ranked)
         hits = _hits(index, query, ranked[offset : offset + k], offset, lexical, semantic)
         took = round((time.perf_counter() - started) * 1000, 1)
         return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
@@ -185,32 +191,45 @@ def _fused(
     lexical: Ranking,
     semantic: Ranking,
 ) -> Ranking:
-    """The final ranking: one leg as it is, or both fused (`alpha` is set for convex)."""
+    """The final ranking: one leg as it is, or both fused (`alpha` is set when the fusion
+    has a weight)."""
     if mode == "bm25":
         return lexical
     if mode == "semantic":
         return semantic
     if fusion == "convex":
-        return fuse.convex(lexical, semantic, alpha if alpha is not None else DEFAULT_ALPHA)
+        return fuse.convex(lexical, semantic, alpha or 0.0)
     if fusion == "coverage":
-        return _coverage_rrf(index, terms, lexical, semantic)
+        return fuse.convex(lexical, semantic, alpha or 0.0, _coverage(index, terms, lexical))
+    if fusion == "coverage-rrf":
+        return fuse.rrf([lexical, semantic], weights=[_coverage(index, terms, lexical), None])
     return fuse.rrf([lexical, semantic])
 
 
-def _coverage_rrf(
-    index: LoadedIndex, terms: list[str], lexical: Ranking, semantic: Ranking
-) -> Ranking:
-    """RRF where a BM25 hit counts by how much of the query it matched.
+def _coverage(index: LoadedIndex, terms: list[str], lexical: Ranking) -> dict[int, float]:
+    """Each BM25 hit's weight: (share of the query's IDF mass it matched) ** 4.
 
     An English query over Russian text, or a paraphrase, often matches a paragraph on
-    one incidental word (a number, a Latin name); plain RRF lets such hits push the
-    semantic leg's answers down. Weighting by coverage**4 keeps full matches at full
-    weight and makes a quarter-match count 0.4%.
+    one incidental word (a number, a Latin name); unweighted, such hits push the
+    semantic leg's answers down. The power keeps full matches at full weight and makes
+    a quarter-match count 0.4%.
     """
     docs = [doc for doc, _ in lexical]
     coverage = index.lexical.coverage(terms, docs) ** COVERAGE_POWER
-    weights = dict(zip(docs, coverage.tolist()))
-    return fuse.rrf([lexical, semantic], weights=[weights, None])
+    return dict(zip(docs, coverage.tolist()))
+
+
+def _best_per_article(index: LoadedIndex, ranked: Ranking) -> Ranking:
+    """The ranking with each article's first (best) paragraph only."""
+    paragraphs = index.store.paragraphs([doc for doc, _ in ranked])
+    seen: set[str] = set()
+    best = []
+    for doc, score in ranked:
+        article_id = paragraphs[doc].article_id
+        if article_id not in seen:
+            seen.add(article_id)
+            best.append((doc, score))
+    return best
 
 
 def _hits(

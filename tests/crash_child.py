@@ -158,14 +158,17 @@ def kill_reindex_during(
 
 
 def expected_vectors(source: Path) -> dict[bytes, np.ndarray]:
-    """What the cache may hold for this corpus: the fake encoder's vector of each paragraph."""
+    """What the cache may hold for this corpus: the fake encoder's vector of each paragraph
+    and of each article title."""
     from indexer.build import _split
     from indexer.cache import text_key
     from indexer.corpus import read_corpus
+    from indexer.passages import article_titles
     from tests.fakes import FakeEncoder
 
     encoder = FakeEncoder()
-    texts = [p.text for p in _split(read_corpus(source).articles, encoder)]
+    articles = read_corpus(source).articles
+    texts = [p.text for p in _split(articles, encoder)] + article_titles(articles)
     return {text_key(t): v for t, v in zip(texts, encoder.encode_passages(texts))}
 
 

@@ -94,7 +94,7 @@ def test_search_answers_the_contract(client: FlaskClient, spec: dict) -> None:
         "порт Чанкай",
         "hybrid",
         "coverage",
-        None,
+        0.8,
     )
     assert (body["k"], body["offset"]) == (10, 0)
     assert len(body["results"]) == 10 and body["total"] >= 10
@@ -122,8 +122,11 @@ def test_convex_fusion_takes_alpha(client: FlaskClient) -> None:
     body = client.get("/api/search?q=порт&fusion=convex&alpha=0.25").json
     assert (body["fusion"], body["alpha"]) == ("convex", 0.25)
     assert client.get("/api/search?q=порт&fusion=convex").json["alpha"] == 0.5
-    # alpha means nothing with rrf: accepted, and reported as null
-    assert client.get("/api/search?q=порт&alpha=1").json["alpha"] is None
+    assert client.get("/api/search?q=порт&alpha=1").json["alpha"] == 1.0  # coverage has one
+    # alpha means nothing to the RRF fusions or to a single leg: accepted, reported as null
+    for fusion in ("rrf", "coverage-rrf"):
+        assert client.get(f"/api/search?q=порт&fusion={fusion}&alpha=1").json["alpha"] is None
+    assert client.get("/api/search?q=порт&mode=bm25&alpha=1").json["alpha"] is None
 
 
 @pytest.mark.parametrize(

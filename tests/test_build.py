@@ -52,14 +52,21 @@ def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
     }
     assert manifest["counts"] == {"articles": 2, "paragraphs": 21, "skipped": 0}
     assert manifest["bm25"]["k1"] == 1.5 and manifest["bm25"]["b"] == 0.75
-    assert manifest["vectors"] == {"kind": "flat", "count": 21}
+    assert manifest["vectors"] == {
+        "kind": "flat",
+        "count": 21,
+        "passage": "paragraph",
+        "title_weight": 0.2,
+    }
     assert manifest["source"]["path"] == str(SEEDS)
     assert manifest["analyzer"]["version"] == 1
 
 
 def test_second_reindex_encodes_nothing(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
-    assert len(fake_encoder.passages) == 21
+    # 21 paragraphs and the Peru article's title; the other article's title is its first
+    # paragraph, whose vector the cache already holds by then
+    assert len(fake_encoder.passages) == 22
     again = FakeEncoder()
     report = build(SEEDS, tmp_path, again)
     assert again.passages == []
@@ -83,7 +90,7 @@ def test_full_reindex_re_encodes_everything(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
     again = FakeEncoder()
     assert build(SEEDS, tmp_path, again, full=True).encoded == 21
-    assert len(again.passages) == 21
+    assert len(again.passages) == 21 + 2  # and both titles
 
 
 def test_an_index_from_another_model_is_refused(tmp_path, fake_encoder):

@@ -34,7 +34,16 @@ def test_hybrid_hits_carry_both_legs(searcher):
     top = result.results[0]
     assert top.id == CHANCAY and top.rank == 1
     assert top.bm25.rank == 1 and top.semantic is not None
-    assert top.score == pytest.approx(1 / 61 + 1 / (60 + top.semantic.rank))
+    # coverage fusion: 0.8 x min-max semantic + 0.2 x min-max BM25 x coverage^4 (both
+    # query words matched: coverage 1)
+    scores = [h.score for h in searcher.search("порт Чанкай", mode="semantic", k=100).results]
+    low, high = min(scores), max(scores)
+    semantic = (top.semantic.score - low) / (high - low)
+    assert result.alpha == 0.8
+    assert top.score == pytest.approx(0.8 * semantic + 0.2 * 1.0)
+    rrf = searcher.search("порт Чанкай", fusion="coverage-rrf").results[0]
+    assert rrf.id == CHANCAY and rrf.bm25.rank == 1
+    assert rrf.score == pytest.approx(1 / 61 + 1 / (60 + rrf.semantic.rank))
     missed = [h for h in result.results if h.bm25 is None]
     assert missed, "paragraphs found only by the dense leg have bm25 = None"
 
@@ -54,7 +63,8 @@ def test_semantic_mode_ranks_every_paragraph(searcher):
 def test_convex_fusion_reports_its_alpha(searcher):
     assert searcher.search("порт", fusion="convex").alpha == 0.5
     assert searcher.search("порт", fusion="convex", alpha=0.2).alpha == 0.2
-    assert searcher.search("порт", alpha=0.2).alpha is None  # rrf has no weight
+    assert searcher.search("порт", alpha=0.2).alpha == 0.2  # the default, coverage
+    assert searcher.search("порт", fusion="rrf", alpha=0.2).alpha is None  # no weight
 
 
 def test_pages_continue_each_other_without_overlap_or_gap(searcher):
@@ -158,3 +168,14 @@ def test_lukoil_is_not_found_in_the_news_feed(real_searcher):
     result = real_searcher.search("Лукойл", k=100)
     assert all(h.bm25 is None for h in result.results)
     assert not any("Лукойл" in h.text or "Эпштейн" in h.text for h in result.results)
+
+
+def test_collapse_keeps_the_best_paragraph_of_each_article(searcher):
+    full = searcher.search("Азербайджан Перу порт", k=100)
+    collapsed = searcher.search("Азербайджан Перу порт", k=100, collapse=True)
+    firsts = {}
+    for hit in full.results:
+        firsts.setdefault(hit.article_id, hit.id)
+    assert ids(collapsed) == list(firsts.values())  # in the same order
+    assert collapsed.total == len(firsts) == 2
+    assert [h.rank for h in collapsed.results] == [1, 2]

@@ -61,7 +61,8 @@ def test_a_live_server_under_load_fails_no_request_across_two_swaps(tmp_path: Pa
             return answer.status, answer.body
 
         def found() -> bool:
-            status, body = send("/api/search?" + urllib.parse.urlencode({"q": NEW_WORD}))
+            query = urllib.parse.urlencode({"q": NEW_WORD, "mode": "bm25"})  # a word match
+            status, body = send("/api/search?" + query)
             hits = json.loads(body)["results"] if status == 200 else []
             return any(hit["article_id"] == "002_penguins" for hit in hits)
 
@@ -71,8 +72,10 @@ def test_a_live_server_under_load_fails_no_request_across_two_swaps(tmp_path: Pa
         assert load.failed == []
         assert load.sent >= 100, load.sent
         assert waited < 2, "the new article was not found after the swap"
-        result = json.loads(send("/api/search?" + urllib.parse.urlencode({"q": NEW_WORD}))[1])
-        assert result["results"][0]["article_id"] == "002_penguins"
+        query = urllib.parse.urlencode({"q": NEW_WORD, "mode": "bm25"})
+        assert json.loads(send("/api/search?" + query)[1])["results"][0]["article_id"] == (
+            "002_penguins"
+        )
         for seen in load.generations:  # each client saw builds only ever move forward
             assert seen == sorted(seen) and len(seen) >= 2, load.generations
         current = index_dir.resolve()

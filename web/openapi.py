@@ -198,7 +198,8 @@ SEARCH_PARAMETERS = [
     _query(
         "alpha",
         {"type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_ALPHA},
-        "weight of the semantic leg in convex fusion (ignored otherwise)",
+        "weight of the semantic leg in coverage and convex fusion (default 0.8 and 0.5; "
+        "ignored by the RRF fusions)",
     ),
     _query("date_from", {"type": "string", "format": "date"}, "earliest article date"),
     _query("date_to", {"type": "string", "format": "date"}, "latest article date (>= date_from)"),
