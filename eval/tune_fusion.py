@@ -30,7 +30,8 @@ Rule = Callable[[Legs], list[tuple[int, float]]]
 
 
 def rules() -> dict[str, Rule]:
-    """The fusion rules compared: plain and coverage-weighted RRF, convex sweeps."""
+    """The fusion rules compared: plain and coverage-weighted RRF, coverage-weighted and
+    plain convex over sweeps of the semantic weight."""
     table: dict[str, Rule] = {
         "bm25": lambda legs: legs[0],
         "semantic": lambda legs: legs[1],
@@ -40,9 +41,9 @@ def rules() -> dict[str, Rule]:
         table[f"coverage^{p}"] = lambda legs, p=p: fusion.rrf(
             legs[:2], weights=[{d: c**p for d, c in legs[2].items()}, None]
         )
-    for b in (0.3, 0.5, 0.7):  # the BM25 leg's weight below the semantic leg's
-        table[f"coverage^4x{b}"] = lambda legs, b=b: fusion.rrf(
-            legs[:2], weights=[{d: b * c**4 for d, c in legs[2].items()}, None]
+    for a in (0.5, 0.7, 0.8, 0.9):  # convex, BM25's normalised scores x coverage^4
+        table[f"coverage-convex-{a}"] = lambda legs, a=a: fusion.convex(
+            legs[0], legs[1], a, {d: c**4 for d, c in legs[2].items()}
         )
     for a in (0.5, 0.7, 0.9):
         table[f"convex-{a}"] = lambda legs, a=a: fusion.convex(legs[0], legs[1], a)
