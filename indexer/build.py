@@ -207,7 +207,11 @@ def _title_vectors(
 ) -> np.ndarray:
     """A passage vector per article title; zero rows for articles without one."""
     titles = article_titles(articles)
-    vectors, _ = _embed(titles, encoder, cache_dir, full, progress)
+
+    def titled(_label: str, total: int) -> ContextManager[Callable[[int], None]]:
+        return progress("titles", total)  # a bar of its own, not a second "encoding"
+
+    vectors, _ = _embed(titles, encoder, cache_dir, full, titled)
     vectors[[i for i, title in enumerate(titles) if not title]] = 0.0
     return vectors
 
