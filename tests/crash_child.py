@@ -52,7 +52,8 @@ def run(source: Path, index_dir: Path, cache_dir: Path, conn: Connection) -> Non
 
     @contextmanager
     def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-        phase = {"reading": "reading", "encoding": "encoding", "indexing": "writing"}[label]
+        phase = {"reading": "reading", "encoding": "encoding", "titles": "encoding",
+                 "indexing": "writing"}[label]  # fmt: skip
         say(phase, "start")
 
         def advance(n: int) -> None:
