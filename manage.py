@@ -19,7 +19,7 @@ import click
 
 from search.config import Settings
 from search.errors import SearchError
-from search.service import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
+from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 
 DEBUG = os.environ.get("POISK_DEBUG") == "1"
 

@@ -18,6 +18,7 @@ import numpy as np
 from search import fusion as fuse
 from search.config import Settings
 from search.errors import REINDEX_HINT, IndexCorrupt, SearchError
+from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 from search.index import LoadedIndex, current_build, load_build
 from search.models import Article, Hit, LegHit, Paragraph, SearchResult
 from search.snippets import snippet
@@ -27,13 +28,7 @@ if TYPE_CHECKING:
     from search.encoder import Encoder
 
 MODES = ("hybrid", "bm25", "semantic")
-# The first is the default: chosen on the GIMP tuning split, confirmed on its test split
-# (README, "Retrieval quality").
-FUSIONS = ("coverage", "coverage-rrf", "rrf", "convex")
-DEFAULT_FUSION = FUSIONS[0]
 COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds) ** 4
-DEFAULT_ALPHAS = {"coverage": 0.8, "convex": 0.5}  # semantic weight; fusions with a weight
-DEFAULT_ALPHA = DEFAULT_ALPHAS[DEFAULT_FUSION]
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000

@@ -18,8 +18,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
+from search.fusion import FUSIONS
 from search.models import Article, Paragraph
-from search.service import FUSIONS, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter
+from search.service import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter
 from web import get_searcher, openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api")

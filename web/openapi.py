@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from search.service import DEFAULT_ALPHA, FUSIONS, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, MODES
+from search.fusion import DEFAULT_ALPHA, FUSIONS
+from search.service import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, MODES
 
 JSON = "application/json"
 
