@@ -38,7 +38,7 @@ def passage_texts(
         raise ValueError(f"passage kind must be one of {', '.join(PASSAGE_KINDS)}, not {kind!r}")
     if kind == "paragraph":
         return [p.text for p in paragraphs]
-    titles = {a.id: a.title.strip() for a in articles}
+    titles = dict(zip((a.id for a in articles), article_titles(articles), strict=True))
     texts = []
     for i, p in enumerate(paragraphs):
         text = p.text

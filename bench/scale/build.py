@@ -118,14 +118,7 @@ def build_index(
 
 def _lexical(terms: list[list[str]], folder: Path) -> Figures:
     """Build and save the BM25 index; time and peak memory of the build."""
-    f: Figures = {}
-    with PeakMemory() as mem, timed(f, "bm25_build_s"):
-        lexical = LexicalIndex.build(terms)
-    with timed(f, "bm25_save_s"):
-        lexical.save(folder)
-    f["bm25_peak_mb"] = round(mem.anon_delta_mb)
-    f["bm25_peak_rss_mb"] = round(mem.rss_delta_mb)
-    return f
+    return _built_and_saved("bm25", lambda: LexicalIndex.build(terms), folder)[0]
 
 
 def _vectors(vectors: np.ndarray, path: Path) -> tuple[Figures, VectorIndex]:
@@ -134,14 +127,21 @@ def _vectors(vectors: np.ndarray, path: Path) -> tuple[Figures, VectorIndex]:
     The input is mapped from a file, so its pages count in RSS but not in the anonymous
     peak, which is what the index itself needs (`faiss_peak_mb`).
     """
-    f: Figures = {}
-    with PeakMemory() as mem, timed(f, "faiss_build_s"):
-        index = VectorIndex.build(vectors)
-    with timed(f, "faiss_save_s"):
-        index.save(path)
-    f["faiss_peak_mb"] = round(mem.anon_delta_mb)
-    f["faiss_peak_rss_mb"] = round(mem.rss_delta_mb)
+    f, index = _built_and_saved("faiss", lambda: VectorIndex.build(vectors), path)
     f["faiss_kind"] = index.kind
+    return f, index
+
+
+def _built_and_saved(name: str, build: Callable[[], Any], path: Path) -> tuple[Figures, Any]:
+    """`build()`, then its `.save(path)`: `<name>_build_s`, `<name>_save_s` and the
+    build's anonymous and RSS peaks (`<name>_peak_mb`, `<name>_peak_rss_mb`)."""
+    f: Figures = {}
+    with PeakMemory() as mem, timed(f, f"{name}_build_s"):
+        index = build()
+    with timed(f, f"{name}_save_s"):
+        index.save(path)
+    f[f"{name}_peak_mb"] = round(mem.anon_delta_mb)
+    f[f"{name}_peak_rss_mb"] = round(mem.rss_delta_mb)
     return f, index
 
 
