@@ -69,6 +69,14 @@ def _load_encoder(ctx: click.Context, model: str, settings: Settings) -> Any:
     return loader(model, settings.cache_dir, settings.dtype)
 
 
+def _load_cross(ctx: click.Context, settings: Settings) -> Any:
+    """The configured cross-lingual encoder, or None; tests put a fake loader into ctx.obj."""
+    loader = ctx.obj.get("load_cross_encoder")
+    if loader is None:
+        from search.crosslingual import load_cross_encoder as loader
+    return loader(settings.cross_model)
+
+
 def _dtype(settings: Settings) -> str:
     """The dtype the model will run in here ("auto" resolved against this CPU)."""
     from search.encoder import resolve_dtype  # "auto" asks torch about the CPU
@@ -117,15 +125,21 @@ def reindex(
     source = source or settings.source_dir
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
-    if if_stale and not full and is_current(index_dir, source, model, _dtype(settings)):
+    current = is_current(index_dir, source, model, _dtype(settings), settings.cross_model)
+    if if_stale and not full and current:
         click.echo(f"index at {index_dir} is up to date with {source}")
         return
     if not source.is_dir():  # before the model's seconds-long load
         raise click.ClickException(f"source folder {source} does not exist or is not a folder")
     started = time.perf_counter()
     encoder = _load_encoder(ctx, model, settings)
-    click.echo(f"model {model} loaded in {time.perf_counter() - started:.1f} s")
-    report = build(source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar)
+    cross = _load_cross(ctx, settings)
+    loaded = f"model {model}" + (f" and {cross.name}" if cross else "")
+    click.echo(f"{loaded} loaded in {time.perf_counter() - started:.1f} s")
+    report = build(
+        source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
+        cross_encoder=cross,
+    )  # fmt: skip
     _print_report(report, source, index_dir)
 
 
@@ -145,12 +159,12 @@ def _print_report(report: Any, source: Path, index_dir: Path) -> None:
 
 
 def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
-    """A Searcher over `index_dir` (or the configured index) with the configured model."""
+    """A Searcher over `index_dir` (or the configured index) with the configured models."""
     from search.service import Searcher
 
     settings: Settings = ctx.obj["settings"]
     encoder = _load_encoder(ctx, settings.model, settings)
-    return Searcher(index_dir or settings.index_dir, encoder)
+    return Searcher(index_dir or settings.index_dir, encoder, _load_cross(ctx, settings))
 
 
 @cli.command()
@@ -266,13 +280,16 @@ def evaluate(
         raise click.ClickException(
             f"no queries in {queries_file}" + (f" for split {split}" if split else "")
         )
+    searcher = _searcher(ctx, index_dir)
+    cross = searcher.cross is not None and searcher.current().cross is not None
     configs = [
         c
-        for c in ev.default_configs([float(a) for a in alphas.split(",") if a])
+        for c in ev.default_configs([float(a) for a in alphas.split(",") if a], cross)
         if not modes or c.mode in modes
     ]
-    searcher = _searcher(ctx, index_dir)
     searcher.encoder = ev.CachedQueryEncoder(searcher.encoder)
+    if searcher.cross is not None:
+        searcher.cross = ev.CachedQueryEncoder(searcher.cross)
     with progress_bar("queries", len(queries) * len(configs)) as advance:
         report = ev.evaluate(searcher, queries, configs, advance)
     click.echo(ev.format_table(report))

@@ -32,9 +32,17 @@ from indexer.passages import (
 )
 from indexer.split import split_article
 from search.errors import CorpusError, SearchError
-from search.index import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
+from search.index import (
+    BM25_DIR,
+    CROSS_VECTORS_NAME,
+    STORE_NAME,
+    VECTORS_NAME,
+    builds_dir,
+    fsync_tree,
+    swap_in,
+)
 from search.lexical import LexicalIndex
-from search.manifest import Manifest
+from search.manifest import Manifest, cross_record
 from search.models import Article, Paragraph
 from search.semantic import VectorIndex
 from search.store import write_store
@@ -75,16 +83,19 @@ def source_fingerprint(source: Path) -> str:
     return digest.hexdigest()
 
 
-def is_current(index_dir: Path, source: Path, model_name: str, dtype: str) -> bool:
+def is_current(
+    index_dir: Path, source: Path, model_name: str, dtype: str, cross_model: str = "none"
+) -> bool:
     """True when the index was built from these very files with this model in this dtype,
-    and with today's passage settings."""
+    this cross-lingual model ("none": without one) and today's passage settings."""
     try:
         manifest = Manifest.read(index_dir.resolve())
     except SearchError:
         return False
-    built, vectors = manifest.model, manifest.vectors
+    built, vectors, cross = manifest.model, manifest.vectors, manifest.cross_model
     return (
         built.get("name") == model_name
+        and (cross or {}).get("name", "none") == cross_model
         and built.get("dtype", "float32") == dtype  # indexes from before the field: float32
         and vectors.get("passage") == DEFAULT_PASSAGE
         and vectors.get("title_weight") == TITLE_WEIGHT
@@ -115,10 +126,12 @@ def reindex(
     progress: Progress = silent,
     passage: str = DEFAULT_PASSAGE,
     title_weight: float = TITLE_WEIGHT,
+    cross_encoder: Encoder | None = None,
 ) -> BuildReport:
     """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
-    title vector is mixed in (indexer/passages.py)."""
+    title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
+    cross-lingual set of vectors from the same texts (None: the build has none)."""
     started = time.perf_counter()
     if not source.is_dir():
         raise CorpusError(f"source folder {source} does not exist or is not a folder")
@@ -129,15 +142,14 @@ def reindex(
         if not paragraphs:
             raise CorpusError(f"no readable articles in {source}; nothing to index")
         texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
-        vectors, encoded = _embed(texts, encoder, cache_dir, full, progress)
-        if title_weight:
-            titles = _title_vectors(articles, encoder, cache_dir, full, progress)
-            mix_titles(vectors, paragraphs, articles, titles, title_weight)
+        dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
+        vectors, encoded = dense.vectors(encoder, "")
+        cross = dense.vectors(cross_encoder, "cross ")[0] if cross_encoder else None
         report = BuildReport(
             len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
         )
         report.build = builds_dir(index_dir) / _generation()
-        vector_index = _write_parts(report.build, articles, paragraphs, vectors, progress)
+        vector_index = _write_parts(report.build, articles, paragraphs, vectors, cross, progress)
         Manifest(
             generation=report.build.name,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -159,6 +171,7 @@ def reindex(
                 "passage": passage,
                 "title_weight": title_weight,
             },
+            cross_model=cross_record(cross_encoder) if cross_encoder else None,
         ).write(report.build)  # last: a build with a manifest is complete
         fsync_tree(report.build)
         swap_in(index_dir, report.build)
@@ -202,18 +215,39 @@ def _embed(
         cache.close()
 
 
-def _title_vectors(
-    articles: Sequence[Article], encoder: Encoder, cache_dir: Path, full: bool, progress: Progress
-) -> np.ndarray:
-    """A passage vector per article title; zero rows for articles without one."""
-    titles = article_titles(articles)
+@dataclass
+class _Dense:
+    """What the dense vectors of a build are computed from, for one encoder or another."""
 
-    def titled(_label: str, total: int) -> ContextManager[Callable[[int], None]]:
-        return progress("titles", total)  # a bar of its own, not a second "encoding"
+    articles: Sequence[Article]
+    paragraphs: Sequence[Paragraph]
+    texts: Sequence[str]  # one passage text per paragraph
+    title_weight: float
+    cache_dir: Path
+    full: bool
+    progress: Progress
 
-    vectors, _ = _embed(titles, encoder, cache_dir, full, titled)
-    vectors[[i for i, title in enumerate(titles) if not title]] = 0.0
-    return vectors
+    def vectors(self, encoder: Encoder, label: str) -> tuple[np.ndarray, int]:
+        """Each paragraph's vector, its article title's mixed in, and how many passages were
+        encoded. `label` prefixes the progress bars ("encoding", "titles")."""
+        vectors, encoded = _embed(
+            self.texts, encoder, self.cache_dir, self.full, self._bar(label + "encoding")
+        )
+        if self.title_weight:
+            titles = self._titles(encoder, label + "titles")
+            mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
+        return vectors, encoded
+
+    def _titles(self, encoder: Encoder, label: str) -> np.ndarray:
+        """A passage vector per article title; zero rows for articles without one."""
+        titles = article_titles(self.articles)
+        vectors, _ = _embed(titles, encoder, self.cache_dir, self.full, self._bar(label))
+        vectors[[i for i, title in enumerate(titles) if not title]] = 0.0
+        return vectors
+
+    def _bar(self, label: str) -> Progress:
+        """self.progress, with every bar it opens named `label`."""
+        return lambda _label, total: self.progress(label, total)
 
 
 def _embed_missing(
@@ -255,11 +289,12 @@ def _write_parts(
     articles: Sequence[Article],
     paragraphs: Sequence[Paragraph],
     vectors: np.ndarray,
+    cross: np.ndarray | None,
     progress: Progress,
 ) -> VectorIndex:
-    """Write the store, the BM25 index and the vector index into a new build folder."""
+    """Write the store, the BM25 index and the vector indexes into a new build folder."""
     build.mkdir(parents=True)
-    with progress("indexing", 3) as advance:
+    with progress("indexing", 3 if cross is None else 4) as advance:
         write_store(build / STORE_NAME, articles, paragraphs)
         advance(1)
         LexicalIndex.build([analyze(p.text) for p in paragraphs]).save(build / BM25_DIR)
@@ -267,4 +302,7 @@ def _write_parts(
         vector_index = VectorIndex.build(vectors)
         vector_index.save(build / VECTORS_NAME)
         advance(1)
+        if cross is not None:
+            VectorIndex.build(cross).save(build / CROSS_VECTORS_NAME)
+            advance(1)
     return vector_index

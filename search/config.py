@@ -9,6 +9,7 @@
 | POISK_CACHE    | var/cache    | converted model and embedding cache                      |
 | POISK_DTYPE    | auto         | auto, float32 or bfloat16: the precision the model runs  |
 |                |              | in (auto: bfloat16 where the CPU computes it natively)   |
+| POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense leg, or none  |
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from search.bundled_model import DEFAULT_MODEL_NAME
+from search.crosslingual import CROSS_MODEL_NAME
 
 DEFAULT_MODEL = DEFAULT_MODEL_NAME
 
@@ -32,6 +34,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     cache_dir: Path = Path("var/cache")
     dtype: str = "auto"
+    cross_model: str = CROSS_MODEL_NAME
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +47,5 @@ class Settings:
             model=env.get("POISK_MODEL", base.model) or DEFAULT_MODEL,
             cache_dir=Path(env.get("POISK_CACHE", base.cache_dir)),
             dtype=env.get("POISK_DTYPE", base.dtype) or base.dtype,
+            cross_model=env.get("POISK_CROSS_MODEL", base.cross_model) or base.cross_model,
         )

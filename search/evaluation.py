@@ -50,6 +50,7 @@ class Config:
     fusion: str = "coverage"
     alpha: float | None = None
     collapse: bool = False  # one paragraph per article
+    dense: str = "both"  # the semantic leg's models (Searcher.search)
 
 
 @dataclass
@@ -87,11 +88,15 @@ def load_queries(path: Path, split: str | None = None) -> list[Query]:
     return queries
 
 
-def default_configs(alphas: Sequence[float] = (0.3, 0.5, 0.7)) -> list[Config]:
-    """bm25, semantic, hybrid with the default coverage-weighted convex fusion, coverage-
-    weighted RRF, plain RRF, and plain convex over a sweep of alpha."""
+def default_configs(alphas: Sequence[float] = (0.3, 0.5, 0.7), cross: bool = False) -> list[Config]:
+    """bm25, semantic (and, with a `cross`-lingual model, each dense model alone), hybrid
+    with the default coverage-weighted convex fusion, coverage-weighted RRF, plain RRF, and
+    plain convex over a sweep of alpha."""
+    single = [Config("semantic-primary", "semantic", dense="primary"),
+              Config("semantic-cross", "semantic", dense="cross")] if cross else []  # fmt: skip
     return [
         Config("bm25", "bm25"),
+        *single,
         Config("semantic", "semantic"),
         Config("hybrid-coverage", "hybrid", "coverage"),
         Config("hybrid-coverage-rrf", "hybrid", "coverage-rrf"),
@@ -147,7 +152,7 @@ def evaluate(
         for query in queries:
             hits = searcher.search(
                 query.text, k=DEPTH, mode=config.mode, fusion=config.fusion,
-                alpha=config.alpha, collapse=config.collapse,
+                alpha=config.alpha, collapse=config.collapse, dense=config.dense,
             ).results  # fmt: skip
             ranks = judge(hits, query.relevant)
             per_query.append(metrics(ranks, len(query.relevant)))
@@ -174,18 +179,14 @@ class CachedQueryEncoder:
 
     def __init__(self, encoder: Any) -> None:
         self._encoder = encoder
-        self.name, self.fingerprint, self.dtype = encoder.name, encoder.fingerprint, encoder.dtype
-        self.dimension, self.max_tokens = encoder.dimension, encoder.max_tokens
         self._one = lru_cache(maxsize=None)(lambda text: encoder.encode_queries([text])[0])
 
-    def count_tokens(self, text: str) -> int:
-        return self._encoder.count_tokens(text)
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (name, fingerprint, dimension, passages) is the encoder's own."""
+        return getattr(self._encoder, name)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._one(t) for t in texts])
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_passages(texts)
 
 
 def worst(report: Report, queries: Sequence[Query], config: str, n: int = 10) -> str:

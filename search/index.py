@@ -25,6 +25,7 @@ from search.store import Store
 STORE_NAME = "store.sqlite"
 BM25_DIR = "bm25"
 VECTORS_NAME = "vectors.faiss"
+CROSS_VECTORS_NAME = "vectors-cross.faiss"  # the cross-lingual leg's, when the build has one
 KEEP_BUILDS = 2  # the current build and the one before it, for readers still on it
 
 
@@ -108,6 +109,7 @@ class LoadedIndex:
     store: Store
     lexical: LexicalIndex
     vectors: VectorIndex
+    cross: VectorIndex | None = None
 
     def close(self) -> None:
         """Release the store's file handle."""
@@ -134,6 +136,7 @@ def load_build(build: Path) -> LoadedIndex:
             store,
             LexicalIndex.load(build / BM25_DIR),
             VectorIndex.load(build / VECTORS_NAME),
+            VectorIndex.load(build / CROSS_VECTORS_NAME) if manifest.cross_model else None,
         )
         _check_sizes(loaded)
         _check_vectors(loaded)
@@ -152,6 +155,8 @@ def _check_sizes(index: LoadedIndex) -> None:
         "bm25": index.lexical.size,
         "vectors": index.vectors.size,
     }
+    if index.cross is not None:
+        sizes["cross vectors"] = index.cross.size
     if any(size != expected for size in sizes.values()):
         raise IndexCorrupt(
             f"index at {index.path} is inconsistent (manifest says {expected} paragraphs, "
@@ -160,14 +165,17 @@ def _check_sizes(index: LoadedIndex) -> None:
 
 
 def _check_vectors(index: LoadedIndex) -> None:
-    """Vectors of the manifest's dimension, scored by inner product as search expects."""
-    vectors = index.vectors
-    dimension = index.manifest.model["dimension"]
-    if vectors.dimension != dimension or vectors.index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        raise IndexCorrupt(
-            f"vector index in {index.path} holds {vectors.dimension}-d vectors with metric "
-            f"{vectors.index.metric_type}, not {dimension}-d inner product; {REINDEX_HINT}"
-        )
+    """Vectors of the manifest's dimensions, scored by inner product as search expects."""
+    legs = [(index.vectors, index.manifest.model["dimension"])]
+    if index.cross is not None and index.manifest.cross_model is not None:
+        legs.append((index.cross, index.manifest.cross_model["dimension"]))
+    for vectors, dimension in legs:
+        metric = vectors.index.metric_type
+        if vectors.dimension != dimension or metric != faiss.METRIC_INNER_PRODUCT:
+            raise IndexCorrupt(
+                f"vector index in {index.path} holds {vectors.dimension}-d vectors with metric "
+                f"{metric}, not {dimension}-d inner product; {REINDEX_HINT}"
+            )
 
 
 def _check_lexical(index: LoadedIndex) -> None:

@@ -31,6 +31,7 @@ class Manifest:
     vectors: dict[str, Any]  # kind (flat / hnsw), count
     analyzer: dict[str, Any] = field(default_factory=lambda: dict(ANALYZER_SETTINGS))
     bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_SETTINGS))
+    cross_model: dict[str, Any] | None = None  # name, fingerprint, dimension; None: no such leg
     format_version: int = FORMAT_VERSION
 
     def write(self, folder: Path) -> None:
@@ -71,6 +72,8 @@ class Manifest:
         for name in ("model", "counts", "source", "vectors", "analyzer", "bm25"):
             if not isinstance(getattr(self, name), dict):
                 return f"{name} is not an object"
+        if self.cross_model is not None and not _is_model(self.cross_model):
+            return "cross_model is not a model record"
         expected = {
             "model": {"name": str, "fingerprint": str, "dimension": int},
             "counts": {"articles": int, "paragraphs": int},
@@ -103,6 +106,39 @@ class Manifest:
             raise IndexMismatch(
                 f"index was built with other text-analysis settings; {REINDEX_HINT}"
             )
+
+    def check_cross(self, encoder: Any) -> None:
+        """Refuse the index unless its cross-lingual vectors match `encoder` (None: none)."""
+        built = self.cross_model
+        wanted = None if encoder is None else cross_record(encoder)
+        if built != wanted:
+            have = "no cross-lingual vectors" if built is None else f"cross model {_named(built)}"
+            want = "none" if wanted is None else _named(wanted)
+            raise IndexMismatch(f"index has {have}, this server uses {want}; {REINDEX_HINT}")
+
+
+def cross_record(encoder: Any) -> dict[str, Any]:
+    """What the manifest records of the cross-lingual encoder."""
+    return {
+        "name": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "dimension": encoder.dimension,
+    }
+
+
+def _is_model(record: Any) -> bool:
+    """A model record as cross_record writes it."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("name"), str)
+        and isinstance(record.get("fingerprint"), str)
+        and type(record.get("dimension")) is int
+    )
+
+
+def _named(record: dict[str, Any]) -> str:
+    """A model record for messages."""
+    return f"{record.get('name')!r} (weights {_short(str(record.get('fingerprint')))})"
 
 
 def _short(fingerprint: str) -> str:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from search.encoder import Encoder
 
 MODES = ("hybrid", "bm25", "semantic")
+# Which dense models make the semantic leg: both (the default), or one alone (evaluation).
+DENSE_LEGS = ("both", "primary", "cross")
+CROSS_WEIGHT = 0.5  # the cross-lingual model's share of the semantic leg (GIMP tuning split)
 COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds) ** 4
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -68,11 +71,13 @@ def check_parameters(
 
 
 class Searcher:
-    """Answers searches over the index at `index_dir` with one encoder."""
+    """Answers searches over the index at `index_dir` with its encoder and, when the index
+    has cross-lingual vectors, the cross-lingual encoder (`cross`) too."""
 
-    def __init__(self, index_dir: Path, encoder: Encoder) -> None:
+    def __init__(self, index_dir: Path, encoder: Encoder, cross: Encoder | None = None) -> None:
         self.index_dir = index_dir
         self.encoder = encoder
+        self.cross = cross
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -80,10 +85,11 @@ class Searcher:
     @classmethod
     def from_settings(cls, settings: Settings) -> Searcher:
         """A searcher with the configured model (loads it: seconds)."""
+        from search.crosslingual import load_cross_encoder
         from search.encoder import load_encoder
 
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
-        return cls(settings.index_dir, encoder)
+        return cls(settings.index_dir, encoder, load_cross_encoder(settings.cross_model))
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""
@@ -104,6 +110,7 @@ class Searcher:
             index = load_build(build)
             m = self.encoder
             index.manifest.check(m.name, m.fingerprint, m.dimension)
+            index.manifest.check_cross(self.cross)
         except SearchError as exc:
             self._failed = (build, exc)
             raise
@@ -124,9 +131,11 @@ class Searcher:
         date_from: date | None = None,
         date_to: date | None = None,
         collapse: bool = False,
+        dense: str = "both",
     ) -> SearchResult:
         """One page of results for `query` (see the API contract in the README); with
-        `collapse`, only the best paragraph of each article."""
+        `collapse`, only the best paragraph of each article; `dense` picks the semantic
+        leg's models (DENSE_LEGS; one alone is for measuring each)."""
         started = time.perf_counter()
         query = check_parameters(query, k, offset, mode, fusion, alpha)
         if date_from and date_to and date_from > date_to:
@@ -141,7 +150,7 @@ class Searcher:
         depth = max(MIN_DEPTH, 10 * (offset + k))
         terms = analyze(query)
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
-        semantic = self._semantic(index, query, depth, allowed) if mode != "bm25" else []
+        semantic = self._semantic(index, query, depth, allowed, dense) if mode != "bm25" else []
         ranked = _fused(index, terms, mode, fusion, alpha, lexical, semantic)
         if collapse:
             ranked = _best_per_article(index, ranked)
@@ -150,11 +159,28 @@ class Searcher:
         return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
 
     def _semantic(
-        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
+        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None, dense: str
     ) -> Ranking:
-        """The dense leg."""
-        vector = self.encoder.encode_queries([query])[0]
-        return index.vectors.search(vector, depth, allowed)
+        """The semantic leg: the model's ranking fused with the cross-lingual model's, each
+        min-max normalised, half and half (fusion.convex), when the index has both.
+
+        e5 is the stronger within Russian, USE across languages; with both in the semantic
+        leg, hybrid beat every single leg in both query languages of the GIMP tuning split
+        (README, "Two dense legs").
+        """
+        if dense not in DENSE_LEGS:
+            raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
+        cross_index, cross_encoder = index.cross, self.cross
+        has_cross = cross_index is not None and cross_encoder is not None
+        if dense == "cross" and not has_cross:
+            raise ValueError("this index has no cross-lingual vectors")
+        primary: Ranking = []
+        if dense != "cross":
+            primary = index.vectors.search(self.encoder.encode_queries([query])[0], depth, allowed)
+        if dense == "primary" or cross_index is None or cross_encoder is None:
+            return primary
+        across = cross_index.search(cross_encoder.encode_queries([query])[0], depth, allowed)
+        return across if dense == "cross" else fuse.convex(primary, across, CROSS_WEIGHT)
 
     def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
         """An article and its paragraphs, or None for an unknown id."""
@@ -170,6 +196,7 @@ class Searcher:
             "articles": manifest.counts["articles"],
             "paragraphs": manifest.counts["paragraphs"],
             "model": manifest.model,
+            "cross_model": manifest.cross_model,
             "built_at": manifest.built_at,
             "generation": manifest.generation,
             "vectors": manifest.vectors["kind"],

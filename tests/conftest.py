@@ -43,11 +43,20 @@ def real_encoder(model_cache: Path):
 
 
 @pytest.fixture(scope="session")
-def real_searcher(real_encoder, model_cache: Path, tmp_path_factory):
-    """A Searcher over the seeds indexed with the real model (built once per session)."""
+def real_cross():
+    """The default cross-lingual encoder (USE multilingual v3, from its package)."""
+    from search.crosslingual import CROSS_MODEL_NAME, load_cross_encoder
+
+    return load_cross_encoder(CROSS_MODEL_NAME)
+
+
+@pytest.fixture(scope="session")
+def real_searcher(real_encoder, real_cross, model_cache: Path, tmp_path_factory):
+    """A Searcher over the seeds indexed with the real models, both dense legs (built once
+    per session): what `make run` serves."""
     from indexer.build import reindex
     from search.service import Searcher
 
     tmp = tmp_path_factory.mktemp("real")
-    reindex(SEEDS, tmp / "index", real_encoder, model_cache)
-    return Searcher(tmp / "index", real_encoder)
+    reindex(SEEDS, tmp / "index", real_encoder, model_cache, cross_encoder=real_cross)
+    return Searcher(tmp / "index", real_encoder, real_cross)

@@ -21,11 +21,15 @@ def fake_loader(model: str, cache_dir: Path, dtype: str) -> Any:
     return FakeEncoder()
 
 
+# Indexes served here are built by tests without cross-lingual vectors.
+OBJ = {"load_encoder": fake_loader, "load_cross_encoder": lambda name: None}
+
+
 def main(argv: list[str]) -> None:
     """`manage.py serve` with these arguments, over the fake encoder."""
     import manage
 
-    manage.cli.main(["serve", *argv], prog_name="manage.py", obj={"load_encoder": fake_loader})
+    manage.cli.main(["serve", *argv], prog_name="manage.py", obj=OBJ)
 
 
 if __name__ == "__main__":

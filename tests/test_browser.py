@@ -66,10 +66,10 @@ def _wait_until_up(base: str, server: subprocess.Popen, timeout: float = 120) ->
 
 
 @pytest.fixture(scope="module")
-def server(real_encoder, model_cache: Path, tmp_path_factory) -> Iterator[str]:
-    """`manage.py serve` over a seeds index built with the real model; yields its URL."""
+def server(real_encoder, real_cross, model_cache: Path, tmp_path_factory) -> Iterator[str]:
+    """`manage.py serve` over a seeds index built with the real models; yields its URL."""
     tmp = tmp_path_factory.mktemp("served")
-    reindex(SEEDS, tmp / "index", real_encoder, model_cache)
+    reindex(SEEDS, tmp / "index", real_encoder, model_cache, cross_encoder=real_cross)
     port = _free_port()
     env = {
         **os.environ,

@@ -25,8 +25,11 @@ def run(tmp_path: Path):
         loaded.append(FakeEncoder(name=name))
         return loaded[-1]
 
+    def load_cross(name: str) -> FakeEncoder | None:
+        return None if name == "none" else FakeEncoder(name=name, dimension=24)
+
     def invoke(*args: str):
-        obj = {"settings": settings, "load_encoder": load_encoder}
+        obj = {"settings": settings, "load_encoder": load_encoder, "load_cross_encoder": load_cross}
         return CliRunner().invoke(cli, list(args), obj=obj)
 
     invoke.loaded = loaded

@@ -112,6 +112,16 @@ SCHEMAS: dict[str, Any] = {
                 },
                 "required": ["name", "fingerprint", "dimension"],
             },
+            "cross_model": {
+                "description": "the cross-lingual dense model; null when the index has none",
+                "type": ["object", "null"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "fingerprint": {"type": "string"},
+                    "dimension": {"type": "integer", "minimum": 1},
+                },
+                "required": ["name", "fingerprint", "dimension"],
+            },
             "built_at": {"type": "string", "format": "date-time"},
             "generation": {"type": "string"},
             "vectors": {"type": "string", "enum": ["flat", "hnsw"]},

@@ -1,0 +1,141 @@
+"""The cross-lingual dense leg: the USE encoder, its vectors in the build, and its fusion.
+
+The build and search plumbing runs with two fake encoders (fast); what depends on the model
+itself (offline load, an English question finding Russian text) runs on the real USE.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.build import is_current, reindex
+from search import fusion
+from search.crosslingual import CrossModelError, load_cross_encoder
+from search.errors import IndexCorrupt, IndexMismatch
+from search.evaluation import default_configs
+from search.index import CROSS_VECTORS_NAME, load_index
+from search.semantic import VectorIndex
+from search.service import Searcher
+from tests.conftest import SEEDS
+from tests.fakes import FakeEncoder
+
+STIPENDS = "000_f267e610140cff85:5"  # the paragraph on 100 stipends for NAM students
+
+
+def _cross() -> FakeEncoder:
+    return FakeEncoder(name="fake-cross", dimension=24)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, FakeEncoder, FakeEncoder]:
+    """Seeds indexed with a fake model and a fake cross-lingual model."""
+    primary, cross = FakeEncoder(), _cross()
+    reindex(SEEDS, tmp_path / "index", primary, tmp_path / "cache", cross_encoder=cross)
+    return tmp_path / "index", primary, cross
+
+
+def test_the_build_holds_cross_vectors_recorded_in_its_manifest(built) -> None:
+    index_dir, primary, cross = built
+    index = load_index(index_dir)
+    assert index.manifest.cross_model == {
+        "name": "fake-cross", "fingerprint": cross.fingerprint, "dimension": 24,
+    }  # fmt: skip
+    assert index.cross is not None
+    assert (index.cross.size, index.cross.dimension) == (21, 24)
+    # the same passage texts (paragraphs and titles) as the primary model's
+    assert sorted(cross.passages) == sorted(primary.passages)
+    assert len(cross.passages) >= 21
+
+
+def test_is_current_follows_the_cross_model_setting(built) -> None:
+    index_dir, _, _ = built
+    assert is_current(index_dir, SEEDS, "fake", "float32", "fake-cross")
+    assert not is_current(index_dir, SEEDS, "fake", "float32", "none")
+
+
+def test_the_semantic_leg_fuses_both_models_half_and_half(built) -> None:
+    index_dir, primary, cross = built
+    searcher = Searcher(index_dir, primary, cross)
+    query = "стипендии студентам"
+    one = {
+        d: [(h.id, h.semantic.score) for h in searcher.search(
+            query, k=100, mode="semantic", dense=d).results]
+        for d in ("primary", "cross", "both")
+    }  # fmt: skip
+    index = searcher.current()
+    legs = [
+        vectors.search(encoder.encode_queries([query])[0], 100)
+        for vectors, encoder in ((index.vectors, primary), (index.cross, cross))
+    ]
+    ids = index.store.paragraphs(range(21))
+    expected = [(ids[d].id, s) for d, s in fusion.convex(legs[0], legs[1], 0.5)]
+    assert [i for i, _ in one["both"]] == [i for i, _ in expected]
+    assert [s for _, s in one["both"]] == pytest.approx([s for _, s in expected])
+    assert one["primary"] != one["cross"]  # two different models, two rankings
+
+
+def test_an_index_and_a_searcher_must_agree_on_the_cross_model(built, tmp_path) -> None:
+    index_dir, primary, cross = built
+    with pytest.raises(IndexMismatch, match="cross"):
+        Searcher(index_dir, primary).search("порт")
+    with pytest.raises(IndexMismatch, match="cross"):
+        Searcher(index_dir, primary, FakeEncoder(name="other", dimension=24)).search("порт")
+    plain = tmp_path / "plain"
+    reindex(SEEDS, plain, primary, tmp_path / "cache")
+    with pytest.raises(IndexMismatch, match="no cross-lingual vectors"):
+        Searcher(plain, primary, cross).search("порт")
+    with pytest.raises(ValueError, match="no cross-lingual vectors"):
+        Searcher(plain, primary).search("порт", dense="cross")
+
+
+def test_damaged_cross_vectors_are_refused(built) -> None:
+    index_dir, primary, cross = built
+    build = index_dir.resolve()
+    VectorIndex.build(np.eye(24, dtype=np.float32)[:5]).save(build / CROSS_VECTORS_NAME)
+    with pytest.raises(IndexCorrupt, match="cross vectors"):
+        Searcher(index_dir, primary, cross).search("порт")
+
+
+def test_a_malformed_cross_record_is_refused(built) -> None:
+    index_dir, primary, cross = built
+    manifest = index_dir.resolve() / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["cross_model"] = {"name": "fake-cross", "dimension": "24"}
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match="cross_model"):
+        Searcher(index_dir, primary, cross).search("порт")
+
+
+def test_cross_model_setting() -> None:
+    assert load_cross_encoder("none") is None
+    with pytest.raises(CrossModelError, match="unknown cross-lingual model 'labse'"):
+        load_cross_encoder("labse")
+
+
+def test_evaluation_measures_each_dense_model_alone_when_there_are_two() -> None:
+    names = [c.name for c in default_configs(cross=True)]
+    assert names[:4] == ["bm25", "semantic-primary", "semantic-cross", "semantic"]
+    assert "semantic-cross" not in [c.name for c in default_configs()]
+
+
+def test_the_real_cross_model_loads_from_its_package(real_cross) -> None:
+    texts = ["Порт Чанкай открыт.", "The port of Chancay is open.", "Students get stipends."]
+    vectors = real_cross.encode_passages(texts)
+    assert vectors.shape == (3, 512) and vectors.dtype == np.float32
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(1.0, abs=1e-5)
+    # a sentence is nearer its translation than another sentence in the translation's language
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.3
+    assert len(real_cross.fingerprint) == 64
+    assert load_cross_encoder(real_cross.name).fingerprint == real_cross.fingerprint
+
+
+def test_an_english_question_finds_its_russian_paragraph_by_the_cross_model(
+    real_searcher,
+) -> None:
+    for dense in ("cross", "both"):
+        hits = real_searcher.search("stipends for NAM students", mode="semantic", dense=dense)
+        assert hits.results[0].id == STIPENDS, dense
