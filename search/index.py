@@ -110,6 +110,7 @@ class LoadedIndex:
     lexical: LexicalIndex
     vectors: VectorIndex
     cross: VectorIndex | None = None
+    script: str | None = None  # the corpus's main script (LexicalIndex.main_script)
 
     def close(self) -> None:
         """Release the store's file handle."""
@@ -141,6 +142,7 @@ def load_build(build: Path) -> LoadedIndex:
         _check_sizes(loaded)
         _check_vectors(loaded)
         _check_lexical(loaded)
+        loaded.script = loaded.lexical.main_script()
     except Exception:
         store.close()
         raise

@@ -19,6 +19,7 @@ import bm25s
 import numpy as np
 
 from search.errors import IndexCorrupt
+from search.text import script
 
 K1 = 1.5
 B = 0.75
@@ -96,6 +97,19 @@ class LexicalIndex:
             total += idf
             covered += idf * np.isin(wanted, indices[start:end])
         return covered / total
+
+    def main_script(self) -> str | None:
+        """The script ("cyrillic" or "latin") of most of the corpus's word occurrences, counted
+        as document frequencies over the vocabulary; None for a corpus with neither."""
+        frequencies = np.diff(np.asarray(self.bm25.scores["indptr"]))
+        totals = {"cyrillic": 0, "latin": 0}
+        for term, tid in self.bm25.vocab_dict.items():
+            written = script(term, normalized=True) if tid < len(frequencies) else None
+            if written:
+                totals[written] += int(frequencies[tid])
+        if not any(totals.values()):
+            return None
+        return max(totals, key=lambda s: totals[s])
 
     def save(self, folder: Path) -> None:
         """Write the index into `folder` (created if missing)."""

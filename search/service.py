@@ -22,7 +22,7 @@ from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 from search.index import LoadedIndex, current_build, load_build
 from search.models import Article, Hit, LegHit, Paragraph, SearchResult
 from search.snippets import snippet
-from search.text import analyze
+from search.text import analyze, script
 
 if TYPE_CHECKING:
     from search.encoder import Encoder
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 MODES = ("hybrid", "bm25", "semantic")
 # Which dense models make the semantic leg: both (the default), or one alone (evaluation).
 DENSE_LEGS = ("both", "primary", "cross")
-CROSS_WEIGHT = 0.5  # the cross-lingual model's share of the semantic leg (GIMP tuning split)
+# The cross-lingual model's share of the semantic leg, for a query written in the corpus's
+# main script and for one in another (an English question over Russian text): GIMP tuning split.
+CROSS_WEIGHTS = {"same": 0.3, "other": 0.6}
 COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds) ** 4
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -162,11 +164,11 @@ class Searcher:
         self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None, dense: str
     ) -> Ranking:
         """The semantic leg: the model's ranking fused with the cross-lingual model's, each
-        min-max normalised, half and half (fusion.convex), when the index has both.
+        min-max normalised (fusion.convex), when the index has both.
 
-        e5 is the stronger within Russian, USE across languages; with both in the semantic
-        leg, hybrid beat every single leg in both query languages of the GIMP tuning split
-        (README, "Two dense legs").
+        e5 is the stronger within Russian, USE across languages, so USE's share is larger
+        for a query in another script than the corpus's (CROSS_WEIGHTS; README, "Two dense
+        legs").
         """
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -180,7 +182,10 @@ class Searcher:
         if dense == "primary" or cross_index is None or cross_encoder is None:
             return primary
         across = cross_index.search(cross_encoder.encode_queries([query])[0], depth, allowed)
-        return across if dense == "cross" else fuse.convex(primary, across, CROSS_WEIGHT)
+        if dense == "cross":
+            return across
+        same = index.script is None or script(query) in (None, index.script)
+        return fuse.convex(primary, across, CROSS_WEIGHTS["same" if same else "other"])
 
     def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
         """An article and its paragraphs, or None for an unknown id."""

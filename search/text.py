@@ -74,6 +74,16 @@ def stem(token: str) -> str:
     return token
 
 
+def script(text: str, normalized: bool = False) -> str | None:
+    """ "cyrillic" or "latin", whichever writes more of `text`'s letters; None for neither.
+    `normalized` says `text` has been through normalize() already (index terms have)."""
+    folded = text if normalized else normalize(text)
+    cyrillic, latin = len(_CYRILLIC.findall(folded)), len(_LATIN.findall(folded))
+    if not cyrillic and not latin:
+        return None
+    return "cyrillic" if cyrillic >= latin else "latin"
+
+
 def analyze(text: str) -> list[str]:
     """Index/query terms of `text`: normalised tokens, stop words removed, stemmed."""
     return [stem(t) for t in tokenize(text) if t not in STOPWORDS]

@@ -19,7 +19,7 @@ from search.errors import IndexCorrupt, IndexMismatch
 from search.evaluation import default_configs
 from search.index import CROSS_VECTORS_NAME, load_index
 from search.semantic import VectorIndex
-from search.service import Searcher
+from search.service import CROSS_WEIGHTS, Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
 
@@ -57,22 +57,28 @@ def test_is_current_follows_the_cross_model_setting(built) -> None:
     assert not is_current(index_dir, SEEDS, "fake", "float32", "none")
 
 
-def test_the_semantic_leg_fuses_both_models_half_and_half(built) -> None:
+@pytest.mark.parametrize(
+    ("query", "share"),
+    [("стипендии студентам", "same"), ("stipends for students", "other")],
+)
+def test_the_semantic_leg_fuses_both_models_by_the_query_script(built, query, share) -> None:
+    """The cross model's share is larger for a query not in the corpus's script (Russian)."""
     index_dir, primary, cross = built
     searcher = Searcher(index_dir, primary, cross)
-    query = "стипендии студентам"
     one = {
         d: [(h.id, h.semantic.score) for h in searcher.search(
             query, k=100, mode="semantic", dense=d).results]
         for d in ("primary", "cross", "both")
     }  # fmt: skip
     index = searcher.current()
+    assert index.script == "cyrillic"
     legs = [
         vectors.search(encoder.encode_queries([query])[0], 100)
         for vectors, encoder in ((index.vectors, primary), (index.cross, cross))
     ]
     ids = index.store.paragraphs(range(21))
-    expected = [(ids[d].id, s) for d, s in fusion.convex(legs[0], legs[1], 0.5)]
+    fused = fusion.convex(legs[0], legs[1], CROSS_WEIGHTS[share])
+    expected = [(ids[d].id, s) for d, s in fused]
     assert [i for i, _ in one["both"]] == [i for i, _ in expected]
     assert [s for _, s in one["both"]] == pytest.approx([s for _, s in expected])
     assert one["primary"] != one["cross"]  # two different models, two rankings

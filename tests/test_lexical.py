@@ -91,3 +91,10 @@ def test_coverage_is_the_share_of_query_idf_a_document_holds(index):
     assert 0 < partial < 0.5  # "порт" is in 3 of 12 documents, "Чанкай" in one
     assert index.coverage(analyze("Лукойл порт"), docs)[0] < 0.5  # unknown terms weigh most
     assert index.coverage([], docs).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_main_script_counts_word_occurrences_by_script():
+    docs = [analyze(t) for t in ("порт Чанкай открыт", "порт Баку", "GIMP port")]
+    assert LexicalIndex.build(docs).main_script() == "cyrillic"
+    assert LexicalIndex.build([analyze("GIMP crop tool"), analyze("порт")]).main_script() == "latin"
+    assert LexicalIndex.build([analyze("2025 100")]).main_script() is None

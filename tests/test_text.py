@@ -1,6 +1,6 @@
 """Text analysis: normalisation, tokens, stemming by script, stop words."""
 
-from search.text import analyze, normalize, stem, tokenize
+from search.text import analyze, normalize, script, stem, tokenize
 
 
 def test_normalize_folds_case_yo_and_accents():
@@ -50,3 +50,11 @@ def test_query_and_document_analysis_agree():
 def test_empty_and_symbol_only_text():
     assert analyze("") == []
     assert analyze("— … !!! 🙂") == []
+
+
+def test_script_is_the_one_writing_most_letters():
+    assert script("порт Чанкай") == "cyrillic"
+    assert script("stipends for NAM students") == "latin"
+    assert script("GIMP: инструмент кадрирования") == "cyrillic"  # 4 Latin letters, 23 Cyrillic
+    assert script("Crop tool (кадр)") == "latin"  # 8 Latin letters, 4 Cyrillic
+    assert script("2025 — 100") is None

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.latency import manage, wait_ready
 from bench.scale.memory import status
+from search.manifest import Manifest
 
 
 def free_port() -> int:
@@ -34,7 +35,13 @@ def free_port() -> int:
 def server(index_dir: Path, cache_dir: Path, threads: int = 16) -> Iterator[tuple[str, int, float]]:
     """A running `manage.py serve` on index_dir: (base URL, pid, seconds until ready)."""
     port = free_port()
-    env = {**os.environ, "POISK_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    cross = Manifest.read(index_dir.resolve()).cross_model  # the synthetic indexes have none
+    env = {
+        **os.environ,
+        "POISK_CACHE": str(cache_dir),
+        "HF_HUB_OFFLINE": "1",
+        "POISK_CROSS_MODEL": cross["name"] if cross else "none",
+    }
     args = ("serve", "--index", str(index_dir), "--port", str(port), "--threads", str(threads))
     started = time.perf_counter()
     proc = manage(*args, env=env)
