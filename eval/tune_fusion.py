@@ -3,10 +3,13 @@
 Run: .venv/bin/python -m eval.tune_fusion --queries eval/gimp/queries.jsonl --split tune \
          --index var/gimp-index
 
-Each query's BM25 and semantic legs are fetched once (depth 100, as the Searcher does for
-a first page) and every fusion rule is applied to the same legs, so a sweep costs one
-query encoding per query. The figures are MRR@10 per query kind and language; the chosen
-rule is then confirmed with `manage.py evaluate`, which runs the real Searcher.
+Each query's BM25 leg and both dense rankings (the model's and the cross-lingual model's)
+are fetched once (depth 100, as the Searcher does for a first page) and every rule is
+applied to the same rankings, so a sweep costs one encoding per query and model. Two sweeps:
+the cross-lingual model's share of the semantic leg (`dense-S-O`: S for a query in the
+corpus's script, O for one in another), and the fusion of BM25 with that semantic leg. The
+figures are MRR@10 per query kind and language; the chosen rule is then confirmed with
+`manage.py evaluate`, which runs the real Searcher.
 """
 
 from __future__ import annotations
@@ -15,48 +18,85 @@ import argparse
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from search import fusion
 from search.config import Settings
+from search.crosslingual import load_cross_encoder
 from search.encoder import load_encoder
 from search.evaluation import judge, load_queries
 from search.index import LoadedIndex
-from search.service import MIN_DEPTH, Searcher
+from search.service import CROSS_WEIGHTS, MIN_DEPTH, Searcher
 from search.store import Store
-from search.text import analyze
+from search.text import analyze, script
 
-Legs = tuple[list[tuple[int, float]], list[tuple[int, float]], dict[int, float]]
-Rule = Callable[[Legs], list[tuple[int, float]]]
+Ranking = list[tuple[int, float]]
+
+
+class Legs(NamedTuple):
+    """One query's rankings, each BM25 hit's query coverage, and whether the query is
+    written in the corpus's main script."""
+
+    lexical: Ranking
+    primary: Ranking
+    cross: Ranking
+    coverage: dict[int, float]
+    same_script: bool
+
+    def dense(
+        self, same: float = CROSS_WEIGHTS["same"], other: float = CROSS_WEIGHTS["other"]
+    ) -> Ranking:
+        """The semantic leg: both dense rankings, the cross one weighted by the query's script."""
+        return fusion.convex(self.primary, self.cross, same if self.same_script else other)
+
+    def weights(self, power: int = 4) -> dict[int, float]:
+        """BM25 hit weights: coverage ** power."""
+        return {d: c**power for d, c in self.coverage.items()}
+
+
+Rule = Callable[[Legs], Ranking]
 
 
 def rules() -> dict[str, Rule]:
-    """The fusion rules compared: plain and coverage-weighted RRF, coverage-weighted and
-    plain convex over sweeps of the semantic weight."""
+    """The rules compared: each ranking alone; the cross model's share of the semantic leg;
+    plain and coverage-weighted RRF, coverage-weighted and plain convex over sweeps of the
+    semantic weight (with the default semantic leg)."""
     table: dict[str, Rule] = {
-        "bm25": lambda legs: legs[0],
-        "semantic": lambda legs: legs[1],
-        "rrf": lambda legs: fusion.rrf(legs[:2]),
+        "bm25": lambda legs: legs.lexical,
+        "primary": lambda legs: legs.primary,
+        "cross": lambda legs: legs.cross,
+        "semantic": lambda legs: legs.dense(),
     }
-    for p in (2, 3, 4, 6):
+    for same, other in ((0.5, 0.5), (0.3, 0.5), (0.3, 0.6), (0.3, 0.7), (0.5, 0.7), (0.3, 0.8)):
+        table[f"dense-{same}-{other}"] = lambda legs, s=same, o=other: fusion.convex(
+            legs.lexical, legs.dense(s, o), 0.8, legs.weights()
+        )
+    table["rrf"] = lambda legs: fusion.rrf([legs.lexical, legs.dense()])
+    for p in (2, 4):
         table[f"coverage^{p}"] = lambda legs, p=p: fusion.rrf(
-            legs[:2], weights=[{d: c**p for d, c in legs[2].items()}, None]
+            [legs.lexical, legs.dense()], weights=[legs.weights(p), None]
         )
     for a in (0.5, 0.7, 0.8, 0.9):  # convex, BM25's normalised scores x coverage^4
         table[f"coverage-convex-{a}"] = lambda legs, a=a: fusion.convex(
-            legs[0], legs[1], a, {d: c**4 for d, c in legs[2].items()}
+            legs.lexical, legs.dense(), a, legs.weights()
         )
     for a in (0.5, 0.7, 0.9):
-        table[f"convex-{a}"] = lambda legs, a=a: fusion.convex(legs[0], legs[1], a)
+        table[f"convex-{a}"] = lambda legs, a=a: fusion.convex(legs.lexical, legs.dense(), a)
     return table
 
 
 def legs_of(searcher: Searcher, index: LoadedIndex, text: str) -> Legs:
-    """Both legs at the first page's depth, and each BM25 hit's query coverage."""
+    """Every ranking at the first page's depth, and each BM25 hit's query coverage."""
+    if index.cross is None or searcher.cross is None:
+        raise SystemExit("the index has no cross-lingual vectors: reindex with the default")
     terms = analyze(text)
     lexical = index.lexical.search(terms, MIN_DEPTH)
-    semantic = index.vectors.search(searcher.encoder.encode_queries([text])[0], MIN_DEPTH)
+    primary = index.vectors.search(searcher.encoder.encode_queries([text])[0], MIN_DEPTH)
+    cross = index.cross.search(searcher.cross.encode_queries([text])[0], MIN_DEPTH)
     docs = [d for d, _ in lexical]
-    return lexical, semantic, dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
+    coverage = dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
+    same = index.script is None or script(text) in (None, index.script)
+    return Legs(lexical, primary, cross, coverage, same)
 
 
 def hits_for(store: Store, ranking: list[tuple[int, float]]) -> list:
@@ -78,9 +118,8 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     args = parser.parse_args()
     settings = Settings.from_env()
-    searcher = Searcher(
-        args.index, load_encoder(settings.model, settings.cache_dir, settings.dtype)
-    )
+    encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
+    searcher = Searcher(args.index, encoder, load_cross_encoder(settings.cross_model))
     index = searcher.current()
     table = rules()
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
