@@ -135,6 +135,7 @@ def test_the_real_cross_model_loads_from_its_package(real_cross) -> None:
     assert np.linalg.norm(vectors, axis=1) == pytest.approx(1.0, abs=1e-5)
     # a sentence is nearer its translation than another sentence in the translation's language
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.3
+    assert real_cross._use._model.threads == 1  # passages on two threads, queries back on one
     assert len(real_cross.fingerprint) == 64
     assert load_cross_encoder(real_cross.name).fingerprint == real_cross.fingerprint
 
