@@ -146,3 +146,14 @@ def test_an_english_question_finds_its_russian_paragraph_by_the_cross_model(
     for dense in ("cross", "both"):
         hits = real_searcher.search("stipends for NAM students", mode="semantic", dense=dense)
         assert hits.results[0].id == STIPENDS, dense
+
+
+def test_concurrent_queries_get_their_own_vectors(real_cross) -> None:
+    """Queries from many threads are batched together; each still gets its own vector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [f"stipends for students {i}" for i in range(24)] + ["порт Чанкай"] * 8
+    alone = real_cross._encode(queries)
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: real_cross.encode_queries([q])[0], queries))
+    assert np.einsum("ij,ij->i", alone, np.stack(together)) == pytest.approx(1.0, abs=1e-5)
