@@ -125,8 +125,11 @@ def reindex(
     source = source or settings.source_dir
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
-    current = is_current(index_dir, source, model, _dtype(settings), settings.cross_model)
-    if if_stale and not full and current:
+    if (
+        if_stale
+        and not full
+        and is_current(index_dir, source, model, _dtype(settings), settings.cross_model)
+    ):
         click.echo(f"index at {index_dir} is up to date with {source}")
         return
     if not source.is_dir():  # before the model's seconds-long load

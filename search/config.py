@@ -1,15 +1,15 @@
 """Settings: defaults, overridden by environment variables. The one place config is read.
 
-| variable       | default      | meaning                                                  |
-|----------------|--------------|----------------------------------------------------------|
-| POISK_INDEX    | var/index    | the index folder (a link to the current build)           |
-| POISK_SOURCE   | seeds        | the folder of articles `reindex` reads                    |
-| POISK_MODEL    | multilingual-e5-small | embedding model: the bundled default, or any     |
-|                |              | sentence-transformers model name or local folder         |
-| POISK_CACHE    | var/cache    | converted model and embedding cache                      |
-| POISK_DTYPE    | auto         | auto, float32 or bfloat16: the precision the model runs  |
-|                |              | in (auto: bfloat16 where the CPU computes it natively)   |
-| POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense leg, or none  |
+| variable          | default      | meaning                                               |
+|-------------------|--------------|-------------------------------------------------------|
+| POISK_INDEX       | var/index    | the index folder (a link to the current build)        |
+| POISK_SOURCE      | seeds        | the folder of articles `reindex` reads                 |
+| POISK_MODEL       | multilingual-e5-small | embedding model: the bundled default, or any  |
+|                   |              | sentence-transformers model name or local folder      |
+| POISK_CACHE       | var/cache    | converted model and embedding cache                   |
+| POISK_DTYPE       | auto         | auto, float32 or bfloat16: the precision the model    |
+|                   |              | runs in (auto: bfloat16 where the CPU computes it)    |
+| POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense model, or none |
 """
 
 from __future__ import annotations
