@@ -28,7 +28,7 @@ from search.evaluation import judge, load_queries
 from search.index import LoadedIndex
 from search.service import CROSS_WEIGHTS, MIN_DEPTH, Searcher
 from search.store import Store
-from search.text import analyze, script
+from search.text import analyze
 
 Ranking = list[tuple[int, float]]
 
@@ -95,8 +95,7 @@ def legs_of(searcher: Searcher, index: LoadedIndex, text: str) -> Legs:
     cross = index.cross.search(searcher.cross.encode_queries([text])[0], MIN_DEPTH)
     docs = [d for d, _ in lexical]
     coverage = dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
-    same = index.script is None or script(text) in (None, index.script)
-    return Legs(lexical, primary, cross, coverage, same)
+    return Legs(lexical, primary, cross, coverage, index.in_main_script(text))
 
 
 def hits_for(store: Store, ranking: list[tuple[int, float]]) -> list:

@@ -22,7 +22,7 @@ from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 from search.index import LoadedIndex, current_build, load_build
 from search.models import Article, Hit, LegHit, Paragraph, SearchResult
 from search.snippets import snippet
-from search.text import analyze, script
+from search.text import analyze
 
 if TYPE_CHECKING:
     from search.encoder import Encoder
@@ -86,7 +86,7 @@ class Searcher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Searcher:
-        """A searcher with the configured model (loads it: seconds)."""
+        """A searcher with the configured models (loads them: seconds)."""
         from search.crosslingual import load_cross_encoder
         from search.encoder import load_encoder
 
@@ -172,20 +172,22 @@ class Searcher:
         """
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
-        cross_index, cross_encoder = index.cross, self.cross
-        has_cross = cross_index is not None and cross_encoder is not None
-        if dense == "cross" and not has_cross:
-            raise ValueError("this index has no cross-lingual vectors")
-        primary: Ranking = []
-        if dense != "cross":
-            primary = index.vectors.search(self.encoder.encode_queries([query])[0], depth, allowed)
-        if dense == "primary" or cross_index is None or cross_encoder is None:
-            return primary
-        across = cross_index.search(cross_encoder.encode_queries([query])[0], depth, allowed)
+
+        def primary() -> Ranking:
+            return index.vectors.search(self.encoder.encode_queries([query])[0], depth, allowed)
+
+        vectors, encoder = index.cross, self.cross
+        if vectors is None or encoder is None:
+            if dense == "cross":
+                raise ValueError("this index has no cross-lingual vectors")
+            return primary()
+        if dense == "primary":
+            return primary()
+        across = vectors.search(encoder.encode_queries([query])[0], depth, allowed)
         if dense == "cross":
             return across
-        same = index.script is None or script(query) in (None, index.script)
-        return fuse.convex(primary, across, CROSS_WEIGHTS["same" if same else "other"])
+        share = CROSS_WEIGHTS["same" if index.in_main_script(query) else "other"]
+        return fuse.convex(primary(), across, share)
 
     def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
         """An article and its paragraphs, or None for an unknown id."""
