@@ -69,18 +69,21 @@ class Manifest:
         for name in ("generation", "built_at"):
             if not isinstance(getattr(self, name), str):
                 return f"{name} is not a string"
-        for name in ("model", "counts", "source", "vectors", "analyzer", "bm25"):
-            if not isinstance(getattr(self, name), dict):
+        optional = ("cross_model",) if self.cross_model is None else ()
+        for name in ("model", "counts", "source", "vectors", "analyzer", "bm25", "cross_model"):
+            if name not in optional and not isinstance(getattr(self, name), dict):
                 return f"{name} is not an object"
-        if self.cross_model is not None and not _is_model(self.cross_model):
-            return "cross_model is not a model record"
+        model = {"name": str, "fingerprint": str, "dimension": int}
         expected = {
-            "model": {"name": str, "fingerprint": str, "dimension": int},
+            "model": model,
+            "cross_model": model,
             "counts": {"articles": int, "paragraphs": int},
             "source": {"path": str},
             "vectors": {"kind": str},
         }
         for name, keys in expected.items():
+            if name in optional:
+                continue
             section = getattr(self, name)
             for key, kind in keys.items():
                 value = section.get(key)
@@ -124,16 +127,6 @@ def cross_record(encoder: Any) -> dict[str, Any]:
         "fingerprint": encoder.fingerprint,
         "dimension": encoder.dimension,
     }
-
-
-def _is_model(record: Any) -> bool:
-    """A model record as cross_record writes it."""
-    return (
-        isinstance(record, dict)
-        and isinstance(record.get("name"), str)
-        and isinstance(record.get("fingerprint"), str)
-        and type(record.get("dimension")) is int
-    )
 
 
 def _named(record: dict[str, Any]) -> str:
