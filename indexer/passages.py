@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from search.encoder import unit_rows
 from search.models import Article, Paragraph
 
 PASSAGE_KINDS = ("paragraph", "title", "context")
@@ -78,4 +79,4 @@ def mix_titles(
     for start in range(0, len(paragraphs), chunk):
         block = vectors[start : start + chunk]
         block += weight * title_vectors[owners[start : start + chunk]]
-        block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+        unit_rows(block)

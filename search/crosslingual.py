@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from search.batching import QueryBatcher
+from search.encoder import unit_rows
 from search.errors import ModelError
 
 CROSS_MODEL_NAME = "use-multilingual-v3"
@@ -90,7 +91,7 @@ class UseEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = np.ascontiguousarray(self._use.encode(list(texts)), dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        unit_rows(vectors)
         return vectors
 
 

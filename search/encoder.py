@@ -142,7 +142,7 @@ class SentenceTransformerEncoder:
             )
         # Normalised here in float32: bfloat16's own normalisation leaves norms 0.3% off 1.
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        unit_rows(vectors)
         return vectors
 
     def _max_tokens(self) -> int:
@@ -155,6 +155,12 @@ class SentenceTransformerEncoder:
         prompt = self._model.prompts.get(self._passage_prompt or "", "")
         specials = self._count("", True) - self._count("", False)
         return max_len - specials - (self._count(prompt, False) if prompt else 0)
+
+
+def unit_rows(vectors: np.ndarray) -> None:
+    """Scale each row to length 1, in place (an all-zero row stays zero): the index scores
+    by inner product, which is cosine only for unit vectors."""
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def load_encoder(
