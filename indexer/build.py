@@ -200,21 +200,6 @@ def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:
     ]
 
 
-def _embed(
-    texts: Sequence[str],
-    encoder: Encoder,
-    cache_dir: Path,
-    full: bool,
-    progress: Progress,
-) -> tuple[np.ndarray, int]:
-    """Vectors of all passage texts and how many were encoded; the rest come from the cache."""
-    cache = EmbeddingCache(cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension)
-    try:
-        return _embed_missing(texts, encoder, cache, full, progress)
-    finally:
-        cache.close()
-
-
 @dataclass
 class _Dense:
     """What the dense vectors of a build are computed from, for one encoder or another."""
@@ -229,19 +214,25 @@ class _Dense:
 
     def vectors(self, encoder: Encoder, label: str) -> tuple[np.ndarray, int]:
         """Each paragraph's vector, its article title's mixed in, and how many passages were
-        encoded. `label` prefixes the progress bars ("encoding", "titles")."""
-        vectors, encoded = _embed(
-            self.texts, encoder, self.cache_dir, self.full, self._bar(label + "encoding")
+        encoded (the rest come from the embedding cache, opened once for both).
+        `label` prefixes the progress bars ("encoding", "titles")."""
+        cache = EmbeddingCache(
+            self.cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension
         )
-        if self.title_weight:
-            titles = self._titles(encoder, label + "titles")
-            mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
+        try:
+            bar = self._bar(label + "encoding")
+            vectors, encoded = _embed_missing(self.texts, encoder, cache, self.full, bar)
+            if self.title_weight:
+                titles = self._titles(encoder, cache, label + "titles")
+                mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
+        finally:
+            cache.close()
         return vectors, encoded
 
-    def _titles(self, encoder: Encoder, label: str) -> np.ndarray:
+    def _titles(self, encoder: Encoder, cache: EmbeddingCache, label: str) -> np.ndarray:
         """A passage vector per article title; zero rows for articles without one."""
         titles = article_titles(self.articles)
-        vectors, _ = _embed(titles, encoder, self.cache_dir, self.full, self._bar(label))
+        vectors, _ = _embed_missing(titles, encoder, cache, self.full, self._bar(label))
         vectors[[i for i, title in enumerate(titles) if not title]] = 0.0
         return vectors
 
