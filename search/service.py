@@ -41,6 +41,21 @@ MIN_DEPTH = 100  # each leg fetches at least this many, and 10x the page's end
 
 Ranking = list[tuple[int, float]]
 
+# The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
+# which is what the OpenAPI pattern "\S" for `q` means. Python's str.strip() also drops the
+# control characters U+001C-U+001F and U+0085 (a schema-valid "\x1e" query became empty) and
+# keeps U+FEFF (a schema-invalid one was searched).
+BLANK = (
+    "\t\n\v\f\r \u00a0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def trim_query(query: str) -> str:
+    """`query` without leading and trailing white space (BLANK)."""
+    return query.strip(BLANK)
+
 
 class InvalidParameter(SearchError):
     """A search parameter out of its range; `param` names it."""
@@ -54,7 +69,7 @@ def check_parameters(
     query: str, k: int, offset: int, mode: str, fusion: str, alpha: float | None
 ) -> str:
     """The trimmed query, or InvalidParameter naming the first bad value."""
-    query = query.strip()
+    query = trim_query(query)
     if not query.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in query):
         raise InvalidParameter("q", "q must be valid Unicode text (it holds a lone surrogate)")
     rules = [

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from search.config import Settings
-from search.service import InvalidParameter, Searcher
+from search.service import InvalidParameter, Searcher, trim_query
 from tests.corpora import build_searcher, write_evil_corpus
 from tests.fakes import FakeEncoder
 from web import MAX_URL_BYTES, SECURITY_HEADERS, create_app
@@ -129,12 +129,26 @@ def test_convex_fusion_takes_alpha(client: FlaskClient) -> None:
     assert client.get("/api/search?q=порт&mode=bm25&alpha=1").json["alpha"] is None
 
 
+def test_a_query_is_trimmed_of_javascript_white_space_as_the_openapi_pattern_means() -> None:
+    """The schema's `\\S` is an ECMA-262 regex: U+001E and U+0085 are not white space
+    there (Python's str.strip() drops them), U+FEFF and U+3000 are."""
+    assert trim_query("\x1e\x1e\x1e") == "\x1e\x1e\x1e"
+    assert trim_query("\x85") == "\x85"
+    assert trim_query(" \ufeff\t порт\u3000\u2028") == "порт"
+
+
+def test_control_characters_that_python_calls_space_are_a_query(client: FlaskClient) -> None:
+    response = client.get("/api/search?q=%1E%1E%1E")
+    assert response.status_code == 200, response.json
+
+
 @pytest.mark.parametrize(
     ("query", "param"),
     [
         ("", "q"),
         ("q=", "q"),
         ("q=%20%09%0A", "q"),
+        ("q=%EF%BB%BF%E2%80%83%E3%80%80", "q"),  # BOM, em space, ideographic space: white space
         ("q=" + "a" * 1001, "q"),
         *[(f"q=x&k={v}", "k") for v in ("0", "101", "-1", "abc", "1.5", "", "1e1", "%D9%A3")],
         *[(f"q=x&offset={v}", "offset") for v in ("-1", "1001", "x", "", "99999999999")],

@@ -20,7 +20,14 @@ from werkzeug.exceptions import HTTPException
 from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
 from search.fusion import FUSIONS
 from search.models import Article, Paragraph
-from search.service import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter
+from search.service import (
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MODES,
+    InvalidParameter,
+    trim_query,
+)
 from web import get_searcher, openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -50,7 +57,7 @@ def query_arg(args: Mapping[str, str]) -> str:
         raise InvalidParameter("q", "q is required")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidParameter("q", f"q must be at most {MAX_QUERY_CHARS} characters")
-    if not query.strip():
+    if not trim_query(query):
         raise InvalidParameter("q", "q must not be empty")
     return query
 

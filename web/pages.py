@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
 from search.models import Hit, SearchResult
-from search.service import MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter
+from search.service import MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter, trim_query
 from web import get_searcher
 from web.api import choice_arg, int_arg, query_arg
 
@@ -44,7 +44,7 @@ ERROR_TITLES = {
 def search() -> ResponseReturnValue:
     """The search form; with `q`, one page of results under it."""
     mode = choice_arg(request.args, "mode", MODES)
-    if not request.args.get("q", "").strip():
+    if not trim_query(request.args.get("q", "")):
         return render_template("search.html", q="", mode=mode, result=None, **_form_context())
     query = query_arg(request.args)
     page = int_arg(request.args, "page", 1, 1, LAST_PAGE)
