@@ -47,6 +47,7 @@ from search.models import Article, Paragraph
 from search.semantic import VectorIndex
 from search.store import write_store
 from search.text import analyze
+from search.titles import article_rows, save_titles
 
 if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
     from search.encoder import Encoder
@@ -143,13 +144,15 @@ def reindex(
             raise CorpusError(f"no readable articles in {source}; nothing to index")
         texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
         dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
-        vectors, encoded = dense.vectors(encoder, "")
-        cross = dense.vectors(cross_encoder, "cross ")[0] if cross_encoder else None
+        vectors, titles, encoded = dense.vectors(encoder, "")
+        cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
         report = BuildReport(
             len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
         )
         report.build = builds_dir(index_dir) / _generation()
-        vector_index = _write_parts(report.build, articles, paragraphs, vectors, cross, progress)
+        vector_index = _write_parts(
+            report.build, articles, paragraphs, (vectors, titles), cross, progress
+        )
         Manifest(
             generation=report.build.name,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -212,22 +215,22 @@ class _Dense:
     full: bool
     progress: Progress
 
-    def vectors(self, encoder: Encoder, label: str) -> tuple[np.ndarray, int]:
-        """Each paragraph's vector, its article title's mixed in, and how many passages were
-        encoded (the rest come from the embedding cache, opened once for both).
-        `label` prefixes the progress bars ("encoding", "titles")."""
+    def vectors(self, encoder: Encoder, label: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """Each paragraph's vector (its article title's mixed in), each article title's
+        vector, and how many passages were encoded (the rest come from the embedding
+        cache, opened once for both). `label` prefixes the progress bars."""
         cache = EmbeddingCache(
             self.cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension
         )
         try:
             bar = self._bar(label + "encoding")
             vectors, encoded = _embed_missing(self.texts, encoder, cache, self.full, bar)
-            if self.title_weight:
-                titles = self._titles(encoder, cache, label + "titles")
-                mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
+            titles = self._titles(encoder, cache, label + "titles")
         finally:
             cache.close()
-        return vectors, encoded
+        if self.title_weight:
+            mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
+        return vectors, titles, encoded
 
     def _titles(self, encoder: Encoder, cache: EmbeddingCache, label: str) -> np.ndarray:
         """A passage vector per article title; zero rows for articles without one."""
@@ -279,21 +282,24 @@ def _write_parts(
     build: Path,
     articles: Sequence[Article],
     paragraphs: Sequence[Paragraph],
-    vectors: np.ndarray,
-    cross: np.ndarray | None,
+    dense: tuple[np.ndarray, np.ndarray],
+    cross: tuple[np.ndarray, np.ndarray] | None,
     progress: Progress,
 ) -> VectorIndex:
-    """Write the store, the BM25 index and the vector indexes into a new build folder."""
+    """Write the store, the BM25 index, the vector indexes and the title vectors into a
+    new build folder. `dense` and `cross` are each model's (paragraph, title) vectors."""
     build.mkdir(parents=True)
     with progress("indexing", 3 if cross is None else 4) as advance:
         write_store(build / STORE_NAME, articles, paragraphs)
         advance(1)
         LexicalIndex.build([analyze(p.text) for p in paragraphs]).save(build / BM25_DIR)
         advance(1)
-        vector_index = VectorIndex.build(vectors)
+        vector_index = VectorIndex.build(dense[0])
         vector_index.save(build / VECTORS_NAME)
         advance(1)
         if cross is not None:
-            VectorIndex.build(cross).save(build / CROSS_VECTORS_NAME)
+            VectorIndex.build(cross[0]).save(build / CROSS_VECTORS_NAME)
             advance(1)
+        rows = article_rows(paragraphs, articles)
+        save_titles(build, rows, dense[1], cross[1] if cross is not None else None)
     return vector_index

@@ -21,6 +21,7 @@ import numpy as np
 
 from search.encoder import unit_rows
 from search.models import Article, Paragraph
+from search.titles import article_rows
 
 PASSAGE_KINDS = ("paragraph", "title", "context")
 DEFAULT_PASSAGE = "paragraph"
@@ -74,8 +75,7 @@ def mix_titles(
     similarity: paragraphs of an article whose title answers the query move up, and
     a paragraph still outranks its neighbours on its own text. Titleless articles'
     title vectors are zero rows. Chunked: a million rows at once would copy 1.5 GB."""
-    row = {a.id: i for i, a in enumerate(articles)}
-    owners = np.fromiter((row[p.article_id] for p in paragraphs), np.int64, len(paragraphs))
+    owners = article_rows(paragraphs, articles)
     for start in range(0, len(paragraphs), chunk):
         block = vectors[start : start + chunk]
         block += weight * title_vectors[owners[start : start + chunk]]

@@ -23,6 +23,7 @@ from search.manifest import MANIFEST_NAME, Manifest
 from search.semantic import VectorIndex
 from search.store import Store
 from search.text import script as script_of
+from search.titles import Titles, load_titles
 
 STORE_NAME = "store.sqlite"
 BM25_DIR = "bm25"
@@ -112,6 +113,8 @@ class LoadedIndex:
     lexical: LexicalIndex
     vectors: VectorIndex
     cross: VectorIndex | None = None
+    titles: Titles | None = None  # the model's title vectors (search.titles)
+    cross_titles: Titles | None = None  # the cross-lingual model's
 
     @cached_property
     def script(self) -> str | None:
@@ -153,10 +156,24 @@ def load_build(build: Path) -> LoadedIndex:
         _check_sizes(loaded)
         _check_vectors(loaded)
         _check_lexical(loaded)
+        _load_titles(loaded)
     except Exception:
         store.close()
         raise
     return loaded
+
+
+def _load_titles(index: LoadedIndex) -> None:
+    """Attach each model's title vectors, checked against the counts and dimensions."""
+    manifest = index.manifest
+    dimensions = [manifest.model["dimension"]]
+    if manifest.cross_model is not None:
+        dimensions.append(manifest.cross_model["dimension"])
+    titles = load_titles(
+        index.path, manifest.counts["paragraphs"], manifest.counts["articles"], dimensions
+    )
+    index.titles = titles[0]
+    index.cross_titles = titles[1] if len(titles) > 1 else None
 
 
 def _check_sizes(index: LoadedIndex) -> None:

@@ -15,7 +15,7 @@ from search.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
 from search.lexical import BM25_SETTINGS
 from search.text import ANALYZER_SETTINGS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: title vectors (search/titles.py)
 MANIFEST_NAME = "manifest.json"
 
 

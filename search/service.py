@@ -37,7 +37,7 @@ COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds)
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
-MIN_DEPTH = 100  # each leg fetches at least this many, and 10x the page's end
+MIN_DEPTH = fuse.REF_RANK  # each leg fetches at least the hits fusion normalises by, and 10x the page's end
 
 Ranking = list[tuple[int, float]]
 
@@ -178,8 +178,8 @@ class Searcher:
     def _semantic(
         self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None, dense: str
     ) -> Ranking:
-        """The semantic leg: the model's ranking fused with the cross-lingual model's, each
-        min-max normalised (fusion.convex), when the index has both.
+        """The semantic leg: each model's ranking as z-scores, weighted by its share, plus
+        the title boost (fusion.semantic); `dense` names one model alone, for measuring.
 
         e5 is the stronger within Russian, USE across languages, so USE's share is larger
         for a query in another script than the corpus's (CROSS_WEIGHTS; README, "Two dense
@@ -187,22 +187,26 @@ class Searcher:
         """
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
-
-        def primary() -> Ranking:
-            return index.vectors.search(self.encoder.encode_queries([query])[0], depth, allowed)
-
-        vectors, encoder = index.cross, self.cross
-        if vectors is None or encoder is None:
-            if dense == "cross":
-                raise ValueError("this index has no cross-lingual vectors")
-            return primary()
-        if dense == "primary":
-            return primary()
-        across = vectors.search(encoder.encode_queries([query])[0], depth, allowed)
-        if dense == "cross":
-            return across
-        share = CROSS_WEIGHTS["same" if index.in_main_script(query) else "other"]
-        return fuse.convex(primary(), across, share)
+        models = [(index.vectors, self.encoder, index.titles)]
+        if index.cross is not None and self.cross is not None:
+            models.append((index.cross, self.cross, index.cross_titles))
+        elif dense == "cross":
+            raise ValueError("this index has no cross-lingual vectors")
+        if dense != "both":
+            vectors, encoder, _ = models[-1 if dense == "cross" else 0]
+            return vectors.search(encoder.encode_queries([query])[0], depth, allowed)
+        across = CROSS_WEIGHTS["same" if index.in_main_script(query) else "other"]
+        shares = [1 - across, across] if len(models) == 2 else [1.0]
+        found = []
+        for vectors, encoder, _ in models:
+            vector = encoder.encode_queries([query])[0]
+            found.append((vector, vectors.search(vector, depth, allowed)))
+        tops = {doc for _, ranking in found for doc, _ in ranking[: fuse.REF_RANK]}
+        legs = [
+            fuse.DenseLeg(ranking, share, titles.similarities(sorted(tops), vector) if titles else {})
+            for (vector, ranking), share, (_, _, titles) in zip(found, shares, models, strict=True)
+        ]
+        return fuse.semantic(legs)
 
     def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
         """An article and its paragraphs, or None for an unknown id."""

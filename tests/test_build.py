@@ -43,7 +43,7 @@ def test_seeds_give_13_and_8_body_paragraphs_without_the_feed(tmp_path, fake_enc
 def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"] == {
         "name": "fake",
         "fingerprint": fake_encoder.fingerprint,

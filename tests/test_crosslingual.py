@@ -72,13 +72,17 @@ def test_the_semantic_leg_fuses_both_models_by_the_query_script(built, query, sh
     }  # fmt: skip
     index = searcher.current()
     assert index.script == "cyrillic"
+    pairs = [(index.vectors, primary, index.titles), (index.cross, cross, index.cross_titles)]
+    found = [(e.encode_queries([query])[0], v, t) for v, e, t in pairs]
+    rankings = [v.search(q, 100) for q, v, _ in found]
+    docs = sorted({d for ranking in rankings for d, _ in ranking})
+    across = CROSS_WEIGHTS[share]
     legs = [
-        vectors.search(encoder.encode_queries([query])[0], 100)
-        for vectors, encoder in ((index.vectors, primary), (index.cross, cross))
+        fusion.DenseLeg(ranking, weight, titles.similarities(docs, q))
+        for ranking, weight, (q, _, titles) in zip(rankings, (1 - across, across), found)
     ]
     ids = index.store.paragraphs(range(21))
-    fused = fusion.convex(legs[0], legs[1], CROSS_WEIGHTS[share])
-    expected = [(ids[d].id, s) for d, s in fused]
+    expected = [(ids[d].id, s) for d, s in fusion.semantic(legs)]
     assert [i for i, _ in one["both"]] == [i for i, _ in expected]
     assert [s for _, s in one["both"]] == pytest.approx([s for _, s in expected])
     assert one["primary"] != one["cross"]  # two different models, two rankings

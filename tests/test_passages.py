@@ -54,10 +54,12 @@ def test_unknown_kind_is_refused() -> None:
 def test_reindex_encodes_the_chosen_passages_and_records_the_kind(tmp_path) -> None:
     encoder = FakeEncoder()
     reindex(SEEDS, tmp_path / "index", encoder, tmp_path / "cache", passage="title", title_weight=0)
-    assert len(encoder.passages) == 21
     titled = [text for text in encoder.passages if "\n\n" in text]
     # one seed article has no headline: its title is its first paragraph, not repeated
     assert len(titled) == 20
+    # the 21 passages, and the headline's own vector for the title boost (the other
+    # article's title is its first paragraph, encoded once)
+    assert len(encoder.passages) == 22
     manifest = (tmp_path / "index" / "manifest.json").read_text()
     assert '"passage": "title"' in manifest
 

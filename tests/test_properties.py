@@ -85,11 +85,18 @@ def rankings(draw: st.DrawFn, max_docs: int = 30) -> list[tuple[int, float]]:
 ALPHA = st.floats(0, 1)
 
 
-def is_fused_ranking(fused: list[tuple[int, float]], *legs: list[tuple[int, float]]) -> bool:
-    """Each doc of the legs exactly once, best score first, ties by ascending doc number."""
+def is_fused_ranking(
+    fused: list[tuple[int, float]], *legs: list[tuple[int, float]], by_rank: bool = False
+) -> bool:
+    """Each doc of the legs exactly once, best score first, ties by ascending doc number
+    (`by_rank`: by the best rank a leg gives the doc first)."""
+    best: dict[int, int] = {}
+    for leg in legs:
+        for rank, (doc, _) in enumerate(leg):
+            best[doc] = min(best.get(doc, rank), rank)
     docs = [doc for doc, _ in fused]
-    keys = [(-score, doc) for doc, score in fused]
-    return sorted(docs) == sorted({d for leg in legs for d, _ in leg}) and keys == sorted(keys)
+    keys = [(-score, best[doc] if by_rank else 0, doc) for doc, score in fused]
+    return sorted(docs) == sorted(best) and keys == sorted(keys)
 
 
 @FAST
@@ -120,7 +127,7 @@ def test_convex_is_deterministic_and_ignores_the_order_of_pairs(
     rnd.shuffle(shuffled_lex)  # type: ignore[attr-defined]
     rnd.shuffle(shuffled_sem)  # type: ignore[attr-defined]
     assert fusion.convex(shuffled_lex, shuffled_sem, alpha) == fused
-    assert is_fused_ranking(fused, lexical, semantic)
+    assert is_fused_ranking(fused, lexical, semantic, by_rank=True)
     assert all(-1e-9 <= score <= 1 + 1e-9 for _, score in fused)
 
 

@@ -28,6 +28,7 @@ from search.manifest import Manifest
 from search.semantic import VectorIndex
 from search.store import write_store
 from search.text import analyze
+from search.titles import article_rows, save_titles
 
 Figures = dict[str, Any]
 
@@ -89,6 +90,7 @@ def build_index(
     with timed(f, "store_s"):
         write_store(build / STORE_NAME, articles, paragraphs)
     texts = [p.text for p in paragraphs]
+    rows = article_rows(paragraphs, articles)
     del articles, paragraphs
     log(f"  store written in {f['store_s']} s")
     with timed(f, "analysis_s"):
@@ -102,6 +104,7 @@ def build_index(
     with timed(f, "vectors_s"):
         vectors = write_vectors(corpus, index_dir.parent / "vectors.npy")
     vector_figures, vector_index = _vectors(vectors, build / VECTORS_NAME)
+    _titles(build, rows, vectors)
     f.update(vector_figures)
     kind, seconds, peak = vector_index.kind, f["faiss_build_s"], f["faiss_peak_mb"]
     log(f"  FAISS {kind} built in {seconds} s, peak +{peak} MB")
@@ -114,6 +117,13 @@ def build_index(
     f["faiss_mb"] = disk_mb(build / VECTORS_NAME)
     f["disk_mb"] = disk_mb(build)
     return f, vector_index, vectors
+
+
+def _titles(build: Path, rows: np.ndarray, vectors: np.ndarray) -> None:
+    """Title vectors for the synthetic articles: each article's first paragraph's vector
+    (synthetic titles are that paragraph's first words)."""
+    firsts = np.unique(rows, return_index=True)[1]
+    save_titles(build, rows, np.asarray(vectors[firsts]), None)
 
 
 def _lexical(terms: list[list[str]], folder: Path) -> Figures:
