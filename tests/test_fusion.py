@@ -1,8 +1,10 @@
 """Fusion arithmetic on hand-written rankings."""
 
+import math
+
 import pytest
 
-from search.fusion import convex, min_max, rrf
+from search.fusion import DenseLeg, Standard, convex, min_max, rrf, semantic
 
 
 def test_rrf_sums_reciprocal_ranks_with_k_60():
@@ -57,3 +59,35 @@ def test_weighted_rrf_scales_each_docs_contribution():
     assert fused[1] == pytest.approx(0.5 / 61 + 1 / 62)
     assert fused[2] == pytest.approx(1 / 61)
     assert rrf([lexical, semantic], weights=[None, None]) == rrf([lexical, semantic])
+
+
+def test_min_max_reads_only_the_first_ref_hits():
+    ranking = [(1, 10.0), (2, 5.0), (3, 0.0), (4, -5.0)]
+    assert min_max(ranking, ref=3) == {1: 1.0, 2: 0.5, 3: 0.0}  # 4 counts as a miss
+
+
+def test_standard_scores_are_z_scores_over_the_first_ref_hits():
+    st = Standard.of([(7, 3.0), (8, 2.0), (9, 1.0), (10, -50.0)], ref=3)
+    assert st.scores == pytest.approx({7: 1.2247449, 8: 0.0, 9: -1.2247449})
+    assert st.floor == pytest.approx(-1.2247449)  # what doc 10, or a missing doc, counts
+    assert st.z(2.5) == pytest.approx(0.6123724)
+
+
+def test_semantic_weights_each_model_by_its_share():
+    a = [(1, 0.9), (2, 0.8), (3, 0.7)]  # z: 1.22, 0, -1.22
+    b = [(3, 0.6), (2, 0.5), (1, 0.4)]
+    equal = dict(semantic([DenseLeg(a, 0.5, {}), DenseLeg(b, 0.5, {})]))
+    assert equal == pytest.approx({1: 0.0, 2: 0.0, 3: 0.0})
+    leaning = [d for d, _ in semantic([DenseLeg(a, 0.3, {}), DenseLeg(b, 0.7, {})])]
+    assert leaning == [3, 2, 1]
+
+
+def test_a_title_above_the_paragraphs_lifts_its_paragraphs_and_one_below_does_not():
+    ranking = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    std = math.sqrt(2 / 3) * 0.1  # mean 0.8
+    titles = {1: 0.1, 2: 0.1, 3: 0.95}  # doc 3's article title beats every paragraph
+    fused = dict(semantic([DenseLeg(ranking, 1.0, titles)], title_boost=1.0))
+    assert fused[3] == pytest.approx(-0.1 / std + (0.95 - 0.8) / std)
+    assert fused[1] == pytest.approx(0.1 / std)  # a title below the mean adds nothing
+    assert [d for d, _ in semantic([DenseLeg(ranking, 1.0, titles)], 1.0)] == [1, 3, 2]
+    assert [d for d, _ in semantic([DenseLeg(ranking, 1.0, titles)], 0.0)] == [1, 2, 3]

@@ -146,6 +146,48 @@ def test_with_bm25_empty_convex_keeps_the_semantic_order(leg: list, alpha: float
     assert [doc for doc, _ in fusion.convex(leg, [], 1 - alpha)] == [doc for doc, _ in leg]
 
 
+DEEP = settings(max_examples=60, deadline=None, database=None)
+
+
+def deep_rankings(n: int) -> st.SearchStrategy[list[tuple[int, float]]]:
+    """`n` legs of up to 250 distinct docs each (past fusion.REF_RANK), best first."""
+    leg = st.permutations(range(300)).flatmap(
+        lambda docs: st.integers(0, 250).map(
+            lambda size: [(doc, float(size - i) / 7.0) for i, doc in enumerate(docs[:size])]
+        )
+    )
+    return st.lists(leg, min_size=n, max_size=n)
+
+
+def prefix_of(shallow: list, deep: list) -> bool:
+    return [doc for doc, _ in deep[: len(shallow)]] == [doc for doc, _ in shallow]
+
+
+@DEEP
+@given(deep_rankings(2), st.integers(fusion.REF_RANK, 200), ALPHA)
+def test_convex_gives_the_same_order_however_deep_the_legs_searched(
+    legs: list, depth: int, alpha: float
+) -> None:
+    """Page 2 continues page 1: a leg that fetched more adds docs at the end only."""
+    shallow = fusion.convex(legs[0][:depth], legs[1][:depth], alpha)
+    deep = fusion.convex(legs[0], legs[1], alpha)
+    assert prefix_of(shallow, deep)
+
+
+@DEEP
+@given(deep_rankings(2), st.integers(fusion.REF_RANK, 200), st.floats(0, 1), st.floats(0, 1))
+def test_semantic_gives_the_same_order_however_deep_the_models_searched(
+    legs: list, depth: int, share: float, boost: float
+) -> None:
+    titles = {doc: (doc % 13) / 13 for doc in range(300)}
+
+    def fused(cut: int) -> list:
+        pair = [fusion.DenseLeg(leg[:cut], w, titles) for leg, w in zip(legs, (share, 1 - share))]
+        return fusion.semantic(pair, boost)
+
+    assert prefix_of(fused(depth), fused(300))
+
+
 # --- the splitter --------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from indexer.build import reindex
+from search.fusion import REF_RANK
 from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from search.index import VECTORS_NAME
 from search.service import InvalidParameter, Searcher
@@ -179,3 +180,56 @@ def test_collapse_keeps_the_best_paragraph_of_each_article(searcher):
     assert ids(collapsed) == list(firsts.values())  # in the same order
     assert collapsed.total == len(firsts) == 2
     assert [h.rank for h in collapsed.results] == [1, 2]
+
+
+def test_pages_continue_each_other_over_a_corpus_deeper_than_the_normalisation(tmp_path):
+    """Each page fetches 10x its end from every leg; page 2 must still continue page 1
+    and a deep page the pages before it, over more paragraphs than fusion.REF_RANK."""
+    import json
+    import random
+
+    rnd = random.Random(7)
+    words = "порт суда груз море торговля путь связи Перу Баку ООН климат туризм".split()
+    lines = [
+        json.dumps(
+            {
+                "id": f"a{a}",
+                "title": " ".join(rnd.sample(words, 2)),
+                "text": "\n\n".join(" ".join(rnd.choices(words, k=8)) + "." for _ in range(6)),
+            },
+            ensure_ascii=False,
+        )
+        for a in range(50)
+    ]
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    primary, cross = FakeEncoder(), FakeEncoder(name="fake-cross", dimension=24)
+    reindex(tmp_path / "corpus", tmp_path / "index", primary, tmp_path / "cache", cross_encoder=cross)
+    searcher = Searcher(tmp_path / "index", primary, cross)
+    assert searcher.stats()["paragraphs"] == 300 > 2 * REF_RANK
+    for query, mode in (("порт груз", "hybrid"), ("ships to the port", "semantic")):
+        whole = ids(searcher.search(query, k=100, mode=mode, offset=100))
+        pages = [ids(searcher.search(query, k=10, mode=mode, offset=o)) for o in range(0, 200, 10)]
+        assert sum(pages[:10], []) == ids(searcher.search(query, k=100, mode=mode))
+        assert sum(pages[10:], []) == whole
+
+
+def test_a_query_naming_an_article_title_finds_its_paragraphs(tmp_path):
+    """Built without title mixing, the paragraphs know nothing of their title: only the
+    title boost can bring the fog article up for the query "туман"."""
+    import json
+
+    articles = [
+        {"id": "fog", "title": "Туман", "text": "Видимость упала до ста метров.\n\nРейсы задержаны."},
+        {"id": "port", "title": "Порт", "text": "Порт принял суда.\n\nСклад закрыт вечером."},
+        {"id": "rain", "title": "Дождь", "text": "Ливень залил улицы.\n\nМетро работает."},
+    ]
+    (tmp_path / "corpus").mkdir()
+    lines = "\n".join(json.dumps(a, ensure_ascii=False) for a in articles)
+    (tmp_path / "corpus" / "news.jsonl").write_text(lines + "\n", encoding="utf-8")
+    encoder = FakeEncoder()
+    reindex(tmp_path / "corpus", tmp_path / "index", encoder, tmp_path / "cache", title_weight=0)
+    searcher = Searcher(tmp_path / "index", encoder)
+    top = searcher.search("туман", mode="semantic").results[:2]
+    assert [h.article_id for h in top] == ["fog", "fog"]
+    assert searcher.search("туман", mode="semantic", dense="primary").results[0].article_id != "fog"

@@ -37,8 +37,11 @@ PARTS = [
     "bm25/params.index.json",
     "bm25/vocab.index.json",
     "vectors.faiss",
+    "titles.npy",
+    "title_rows.npy",
 ]
-ARRAYS = [part for part in PARTS if part.endswith(".npy")]
+ARRAYS = [part for part in PARTS if part.startswith("bm25/") and part.endswith(".npy")]
+TITLE_ARRAYS = ["titles.npy", "title_rows.npy"]
 
 
 def build(tmp: Path, source: Path = SEEDS) -> Path:
@@ -103,6 +106,21 @@ def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, par
         searcher.search("порт")
     with pytest.raises(IndexCorrupt, match="pickle"):
         LexicalIndex.load(planted / "bm25", mmap=False)  # not memory-mapped: still refused
+    assert not marker.exists()
+    assert lookups == []
+
+
+@pytest.mark.parametrize("part", TITLE_ARRAYS)
+def test_a_pickle_planted_in_a_title_array_is_refused_not_run(tmp_path: Path, part: str) -> None:
+    good = build(tmp_path)
+    marker = tmp_path / "pickle-ran"
+    array = np.array([Payload(marker)], dtype=object)
+    planted = damaged_copy(
+        good, part, lambda path: np.save(path, array, allow_pickle=True), tmp_path
+    )
+    swap_in(tmp_path / "index", planted)
+    with recording("pickle.find_class") as lookups, pytest.raises(IndexCorrupt, match="title"):
+        Searcher(tmp_path / "index", FakeEncoder()).search("порт")
     assert not marker.exists()
     assert lookups == []
 
@@ -191,6 +209,11 @@ INCONSISTENT = {
     "column pointers cut": ("bm25/indptr.csc.index.npy", edit_array(lambda a: a[:3])),
     "scores as text": ("bm25/data.csc.index.npy", edit_array(lambda a: a.astype(str))),
     "vectors of another size": ("vectors.faiss", other_vectors),
+    "title rows past the articles": ("title_rows.npy", edit_array(lambda a: a + 2)),
+    "title rows cut": ("title_rows.npy", edit_array(lambda a: a[:5])),
+    "title rows as floats": ("title_rows.npy", edit_array(lambda a: a.astype(float))),
+    "title vectors of another size": ("titles.npy", edit_array(lambda a: a[:, :16])),
+    "title vectors of too few articles": ("titles.npy", edit_array(lambda a: a[:1])),
     "manifest section of a wrong type": (MANIFEST, edit_json(lambda d: {**d, "vectors": "x"})),
     "rows renumbered": (STORE, edit_store("UPDATE paragraphs SET row = row + 100")),
     "articles gone": (STORE, edit_store("DELETE FROM articles")),
