@@ -5,9 +5,10 @@ Run: .venv/bin/python -m eval.tune_fusion --queries eval/gimp/queries.jsonl --sp
 
 Each query's BM25 leg and both dense rankings (the model's and the cross-lingual model's)
 are fetched once (depth 100, as the Searcher does for a first page) and every rule is
-applied to the same rankings, so a sweep costs one encoding per query and model. Two sweeps:
-the cross-lingual model's share of the semantic leg (`dense-S-O`: S for a query in the
-corpus's script, O for one in another), and the fusion of BM25 with that semantic leg. The
+applied to the same rankings, so a sweep costs one encoding per query and model. Three
+sweeps: the cross-lingual model's share of the semantic leg (`dense-S-O`: S for a query in
+the corpus's script, O for one in another), the title boost (`title-B`), and the fusion of
+BM25 with that semantic leg. The
 figures are MRR@10 per query kind and language; the chosen rule is then confirmed with
 `manage.py evaluate`, which runs the real Searcher.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,20 +36,26 @@ Ranking = list[tuple[int, float]]
 
 
 class Legs(NamedTuple):
-    """One query's rankings, each BM25 hit's query coverage, and whether the query is
-    written in the corpus's main script."""
+    """One query's BM25 ranking, each BM25 hit's query coverage, and the two models' legs
+    as the Searcher makes them (rankings, title similarities); whether the query is in the
+    corpus's main script."""
 
     lexical: Ranking
-    primary: Ranking
-    cross: Ranking
     coverage: dict[int, float]
+    models: list[fusion.DenseLeg]
     same_script: bool
 
     def dense(
-        self, same: float = CROSS_WEIGHTS["same"], other: float = CROSS_WEIGHTS["other"]
+        self,
+        same: float = CROSS_WEIGHTS["same"],
+        other: float = CROSS_WEIGHTS["other"],
+        boost: float = fusion.TITLE_BOOST,
     ) -> Ranking:
-        """The semantic leg: both dense rankings, the cross one weighted by the query's script."""
-        return fusion.convex(self.primary, self.cross, same if self.same_script else other)
+        """The semantic leg with the cross model's share by the query's script."""
+        share = same if self.same_script else other
+        primary, cross = self.models
+        legs = [replace(primary, share=1 - share), replace(cross, share=share)]
+        return fusion.semantic(legs, boost)
 
     def weights(self, power: int = 4) -> dict[int, float]:
         """BM25 hit weights: coverage ** power."""
@@ -59,17 +67,21 @@ Rule = Callable[[Legs], Ranking]
 
 def rules() -> dict[str, Rule]:
     """The rules compared: each ranking alone; the cross model's share of the semantic leg;
-    plain and coverage-weighted RRF, coverage-weighted and plain convex over sweeps of the
-    semantic weight (with the default semantic leg)."""
+    the title boost; plain and coverage-weighted RRF, coverage-weighted and plain convex
+    over sweeps of the semantic weight (with the default semantic leg)."""
     table: dict[str, Rule] = {
         "bm25": lambda legs: legs.lexical,
-        "primary": lambda legs: legs.primary,
-        "cross": lambda legs: legs.cross,
+        "primary": lambda legs: legs.models[0].ranking,
+        "cross": lambda legs: legs.models[1].ranking,
         "semantic": lambda legs: legs.dense(),
     }
-    for same, other in ((0.5, 0.5), (0.3, 0.5), (0.3, 0.6), (0.3, 0.7), (0.5, 0.7), (0.3, 0.8)):
+    for same, other in ((0.5, 0.5), (0.3, 0.5), (0.3, 0.6), (0.3, 0.7), (0.2, 0.6), (0.4, 0.6)):
         table[f"dense-{same}-{other}"] = lambda legs, s=same, o=other: fusion.convex(
             legs.lexical, legs.dense(s, o), 0.8, legs.weights()
+        )
+    for boost in (0.0, 0.1, 0.2, 0.3, 0.5):
+        table[f"title-{boost}"] = lambda legs, b=boost: fusion.convex(
+            legs.lexical, legs.dense(boost=b), 0.8, legs.weights()
         )
     table["rrf"] = lambda legs: fusion.rrf([legs.lexical, legs.dense()])
     for p in (2, 4):
@@ -91,11 +103,10 @@ def legs_of(searcher: Searcher, index: LoadedIndex, text: str) -> Legs:
         raise SystemExit("the index has no cross-lingual vectors: reindex with the default")
     terms = analyze(text)
     lexical = index.lexical.search(terms, MIN_DEPTH)
-    primary = index.vectors.search(searcher.encoder.encode_queries([text])[0], MIN_DEPTH)
-    cross = index.cross.search(searcher.cross.encode_queries([text])[0], MIN_DEPTH)
     docs = [d for d, _ in lexical]
     coverage = dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
-    return Legs(lexical, primary, cross, coverage, index.in_main_script(text))
+    models = searcher.dense_legs(index, text, MIN_DEPTH)
+    return Legs(lexical, coverage, models, index.in_main_script(text))
 
 
 def hits_for(store: Store, ranking: list[tuple[int, float]]) -> list:

@@ -21,7 +21,9 @@ import numpy as np
 Ranking = Sequence[tuple[int, float]]
 
 RRF_K = 60
-REF_RANK = 100  # normalisations read each ranking's first 100 hits; every leg fetches at least that many
+REF_RANK = (
+    100  # normalisations read each ranking's first 100 hits; every leg fetches at least that many
+)
 
 # The fusions the Searcher offers. The first is the default: chosen on the GIMP tuning split,
 # checked on its test split (README, "Retrieval quality").
@@ -32,7 +34,9 @@ DEFAULT_ALPHA = DEFAULT_ALPHAS[DEFAULT_FUSION]
 TITLE_BOOST = 0.3  # weight of the title's standardised similarity in the semantic leg
 
 
-def _sorted(scores: Mapping[int, float], rankings: Sequence[Ranking] = ()) -> list[tuple[int, float]]:
+def _sorted(
+    scores: Mapping[int, float], rankings: Sequence[Ranking] = ()
+) -> list[tuple[int, float]]:
     """Best score first; equal scores by the best rank any of `rankings` gives the doc,
     then by ascending doc number."""
     best: dict[int, int] = {}
@@ -152,15 +156,12 @@ def semantic(legs: Sequence[DenseLeg], title_boost: float = TITLE_BOOST) -> list
     """
     rankings = [_canonical(leg.ranking) for leg in legs]
     standards = [Standard.of(ranking) for ranking in rankings]
-    fused: dict[int, float] = {}
-    for doc in {d for ranking in rankings for d, _ in ranking}:
-        score = sum(leg.share * st.scores.get(doc, st.floor) for leg, st in zip(legs, standards))
-        if any(doc in st.scores for st in standards):
-            title = sum(
-                leg.share * st.z(leg.titles[doc])
-                for leg, st in zip(legs, standards)
-                if doc in leg.titles
-            )
-            score += title_boost * max(title, 0.0)
-        fused[doc] = score
+    pairs = list(zip(legs, standards, strict=True))
+    floors = sum(leg.share * st.floor for leg, st in pairs)
+    fused = dict.fromkeys((d for ranking in rankings for d, _ in ranking), floors)
+    for doc in {d for st in standards for d in st.scores}:
+        title = sum(leg.share * st.z(leg.titles[doc]) for leg, st in pairs if doc in leg.titles)
+        fused[doc] = sum(leg.share * st.scores.get(doc, st.floor) for leg, st in pairs) + (
+            title_boost * max(title, 0.0)
+        )
     return _sorted(fused, rankings)

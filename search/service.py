@@ -37,7 +37,9 @@ COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds)
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
-MIN_DEPTH = fuse.REF_RANK  # each leg fetches at least the hits fusion normalises by, and 10x the page's end
+MIN_DEPTH = (
+    fuse.REF_RANK
+)  # each leg fetches at least the hits fusion normalises by, and 10x the page's end
 
 Ranking = list[tuple[int, float]]
 
@@ -179,34 +181,42 @@ class Searcher:
         self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None, dense: str
     ) -> Ranking:
         """The semantic leg: each model's ranking as z-scores, weighted by its share, plus
-        the title boost (fusion.semantic); `dense` names one model alone, for measuring.
+        the title boost (fusion.semantic); `dense` names one model alone, for measuring."""
+        if dense not in DENSE_LEGS:
+            raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
+        if dense == "cross" and (index.cross is None or self.cross is None):
+            raise ValueError("this index has no cross-lingual vectors")
+        if dense != "both":
+            vectors, encoder = (
+                (index.cross, self.cross) if dense == "cross" else (index.vectors, self.encoder)
+            )
+            return vectors.search(encoder.encode_queries([query])[0], depth, allowed)
+        return fuse.semantic(self.dense_legs(index, query, depth, allowed))
+
+    def dense_legs(
+        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None = None
+    ) -> list[fuse.DenseLeg]:
+        """Each model's ranking, its share for this query, and the title similarity of
+        every doc in any model's first REF_RANK (what fusion.semantic reads).
 
         e5 is the stronger within Russian, USE across languages, so USE's share is larger
         for a query in another script than the corpus's (CROSS_WEIGHTS; README, "Two dense
         legs").
         """
-        if dense not in DENSE_LEGS:
-            raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
         models = [(index.vectors, self.encoder, index.titles)]
         if index.cross is not None and self.cross is not None:
             models.append((index.cross, self.cross, index.cross_titles))
-        elif dense == "cross":
-            raise ValueError("this index has no cross-lingual vectors")
-        if dense != "both":
-            vectors, encoder, _ = models[-1 if dense == "cross" else 0]
-            return vectors.search(encoder.encode_queries([query])[0], depth, allowed)
         across = CROSS_WEIGHTS["same" if index.in_main_script(query) else "other"]
         shares = [1 - across, across] if len(models) == 2 else [1.0]
         found = []
         for vectors, encoder, _ in models:
             vector = encoder.encode_queries([query])[0]
             found.append((vector, vectors.search(vector, depth, allowed)))
-        tops = {doc for _, ranking in found for doc, _ in ranking[: fuse.REF_RANK]}
-        legs = [
-            fuse.DenseLeg(ranking, share, titles.similarities(sorted(tops), vector) if titles else {})
+        tops = sorted({doc for _, ranking in found for doc, _ in ranking[: fuse.REF_RANK]})
+        return [
+            fuse.DenseLeg(ranking, share, titles.similarities(tops, vector) if titles else {})
             for (vector, ranking), share, (_, _, titles) in zip(found, shares, models, strict=True)
         ]
-        return fuse.semantic(legs)
 
     def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
         """An article and its paragraphs, or None for an unknown id."""

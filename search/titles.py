@@ -30,7 +30,9 @@ def article_rows(paragraphs: Sequence[Paragraph], articles: Sequence[Article]) -
     return np.fromiter((row[p.article_id] for p in paragraphs), np.int32, len(paragraphs))
 
 
-def save_titles(build: Path, rows: np.ndarray, vectors: np.ndarray, cross: np.ndarray | None) -> None:
+def save_titles(
+    build: Path, rows: np.ndarray, vectors: np.ndarray, cross: np.ndarray | None
+) -> None:
     """Write the paragraph-to-article map and each model's title vectors into `build`."""
     np.save(build / TITLE_ROWS_NAME, rows.astype(np.int32), allow_pickle=False)
     np.save(build / TITLES_NAME, vectors.astype(np.float16), allow_pickle=False)
@@ -64,7 +66,9 @@ def load_titles(
         rows = np.load(build / TITLE_ROWS_NAME, mmap_mode="r", allow_pickle=False)
         matrices = [np.load(build / n, mmap_mode="r", allow_pickle=False) for n in names]
     except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"title vectors in {build} are missing or unreadable ({exc}); {REINDEX_HINT}") from exc
+        raise IndexCorrupt(
+            f"title vectors in {build} are missing or unreadable ({exc}); {REINDEX_HINT}"
+        ) from exc
     ok = (
         rows.ndim == 1
         and rows.dtype == np.int32
