@@ -57,6 +57,12 @@ class Legs(NamedTuple):
         legs = [replace(primary, share=1 - share), replace(cross, share=share)]
         return fusion.semantic(legs, boost)
 
+    def min_max_pair(self) -> Ranking:
+        """The two models min-max normalised and mixed by the same shares, without the
+        title boost (the semantic leg before z-scores)."""
+        share = CROSS_WEIGHTS["same" if self.same_script else "other"]
+        return fusion.convex(self.models[0].ranking, self.models[1].ranking, share)
+
     def weights(self, power: int = 4) -> dict[int, float]:
         """BM25 hit weights: coverage ** power."""
         return {d: c**power for d, c in self.coverage.items()}
@@ -67,7 +73,7 @@ Rule = Callable[[Legs], Ranking]
 
 def rules() -> dict[str, Rule]:
     """The rules compared: each ranking alone; the cross model's share of the semantic leg;
-    the title boost; plain and coverage-weighted RRF, coverage-weighted and plain convex
+    the title boost and z-scores against min-max; plain and coverage-weighted RRF, coverage-weighted and plain convex
     over sweeps of the semantic weight (with the default semantic leg)."""
     table: dict[str, Rule] = {
         "bm25": lambda legs: legs.lexical,
@@ -79,6 +85,9 @@ def rules() -> dict[str, Rule]:
         table[f"dense-{same}-{other}"] = lambda legs, s=same, o=other: fusion.convex(
             legs.lexical, legs.dense(s, o), 0.8, legs.weights()
         )
+    table["min-max-pair"] = lambda legs: fusion.convex(  # the pair min-max'd, no titles
+        legs.lexical, legs.min_max_pair(), 0.8, legs.weights()
+    )
     for boost in (0.0, 0.1, 0.2, 0.3, 0.5):
         table[f"title-{boost}"] = lambda legs, b=boost: fusion.convex(
             legs.lexical, legs.dense(boost=b), 0.8, legs.weights()
