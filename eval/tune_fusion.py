@@ -73,8 +73,8 @@ Rule = Callable[[Legs], Ranking]
 
 def rules() -> dict[str, Rule]:
     """The rules compared: each ranking alone; the cross model's share of the semantic leg;
-    the title boost and z-scores against min-max; plain and coverage-weighted RRF, coverage-weighted and plain convex
-    over sweeps of the semantic weight (with the default semantic leg)."""
+    the title boost; z-scores against min-max; plain and coverage-weighted RRF,
+    coverage-weighted and plain convex over sweeps of the semantic weight."""
     table: dict[str, Rule] = {
         "bm25": lambda legs: legs.lexical,
         "primary": lambda legs: legs.models[0].ranking,
