@@ -21,9 +21,8 @@ import numpy as np
 Ranking = Sequence[tuple[int, float]]
 
 RRF_K = 60
-REF_RANK = (
-    100  # normalisations read each ranking's first 100 hits; every leg fetches at least that many
-)
+# Normalisations read each ranking's first 100 hits; every leg fetches at least that many.
+REF_RANK = 100
 
 # The fusions the Searcher offers. The first is the default: chosen on the GIMP tuning split,
 # checked on its test split (README, "Retrieval quality").
@@ -121,6 +120,7 @@ class Standard:
 
     @classmethod
     def of(cls, ranking: Ranking, ref: int = REF_RANK) -> Standard:
+        """The standard of `ranking`'s first `ref` hits (an empty one: all zero)."""
         top = _canonical(ranking)[:ref]
         values = np.array([s for _, s in top], dtype=np.float64)
         mean = float(values.mean()) if top else 0.0
