@@ -92,15 +92,21 @@ def test_loading_and_searching_an_index_unpickles_nothing(tmp_path: Path) -> Non
     assert lookups == []
 
 
-@pytest.mark.parametrize("part", ARRAYS)
-def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, part: str) -> None:
-    good = build(tmp_path)
+def plant_pickle(tmp_path: Path, part: str) -> tuple[Path, Path]:
+    """A build of the seeds, swapped in, whose array `part` holds a pickled Payload; the
+    build and the marker the payload would create if it ran."""
     marker = tmp_path / "pickle-ran"
     array = np.array([Payload(marker)], dtype=object)
     planted = damaged_copy(
-        good, part, lambda path: np.save(path, array, allow_pickle=True), tmp_path
+        build(tmp_path), part, lambda path: np.save(path, array, allow_pickle=True), tmp_path
     )
     swap_in(tmp_path / "index", planted)
+    return planted, marker
+
+
+@pytest.mark.parametrize("part", ARRAYS)
+def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, part: str) -> None:
+    planted, marker = plant_pickle(tmp_path, part)
     searcher = Searcher(tmp_path / "index", FakeEncoder())
     with recording("pickle.find_class") as lookups, pytest.raises(IndexCorrupt):
         searcher.search("порт")
@@ -112,13 +118,7 @@ def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, par
 
 @pytest.mark.parametrize("part", TITLE_ARRAYS)
 def test_a_pickle_planted_in_a_title_array_is_refused_not_run(tmp_path: Path, part: str) -> None:
-    good = build(tmp_path)
-    marker = tmp_path / "pickle-ran"
-    array = np.array([Payload(marker)], dtype=object)
-    planted = damaged_copy(
-        good, part, lambda path: np.save(path, array, allow_pickle=True), tmp_path
-    )
-    swap_in(tmp_path / "index", planted)
+    _, marker = plant_pickle(tmp_path, part)
     with recording("pickle.find_class") as lookups, pytest.raises(IndexCorrupt, match="title"):
         Searcher(tmp_path / "index", FakeEncoder()).search("порт")
     assert not marker.exists()
