@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from search.config import Settings
-from search.errors import SearchError
+from core.config import Settings
+from core.errors import SearchError
 from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 
 DEBUG = os.environ.get("POISK_DEBUG") == "1"
@@ -65,7 +65,7 @@ def _load_encoder(ctx: click.Context, model: str, settings: Settings) -> Any:
     """The encoder for `model` in the configured dtype; tests put a fake loader into ctx.obj."""
     loader = ctx.obj.get("load_encoder")
     if loader is None:
-        from search.encoder import load_encoder as loader  # imports torch: only when needed
+        from encoders.encoder import load_encoder as loader  # imports torch: only when needed
     return loader(model, settings.cache_dir, settings.dtype)
 
 
@@ -73,13 +73,13 @@ def _load_cross(ctx: click.Context, settings: Settings) -> Any:
     """The configured cross-lingual encoder, or None; tests put a fake loader into ctx.obj."""
     loader = ctx.obj.get("load_cross_encoder")
     if loader is None:
-        from search.crosslingual import load_cross_encoder as loader
+        from encoders.crosslingual import load_cross_encoder as loader
     return loader(settings.cross_model)
 
 
 def _dtype(settings: Settings) -> str:
     """The dtype the model will run in here ("auto" resolved against this CPU)."""
-    from search.encoder import resolve_dtype  # "auto" asks torch about the CPU
+    from encoders.encoder import resolve_dtype  # "auto" asks torch about the CPU
 
     return resolve_dtype(settings.dtype)
 
@@ -276,7 +276,7 @@ def evaluate(
     json_out: Path | None,
 ) -> None:
     """Measure retrieval quality on labelled queries, per configuration and language."""
-    from search import evaluation as ev
+    from eval import harness as ev
 
     queries = ev.load_queries(queries_file, split)
     if not queries:
@@ -316,8 +316,8 @@ def evaluate(
 @one_line_errors
 def stats(ctx: click.Context, index_dir: Path | None) -> None:
     """What the index holds and how it was built (no model needed)."""
-    from search.index import current_build
-    from search.manifest import Manifest
+    from index.format import current_build
+    from index.manifest import Manifest
 
     build = current_build(index_dir or ctx.obj["settings"].index_dir)
     click.echo(json.dumps(asdict(Manifest.read(build)), ensure_ascii=False, indent=2))

@@ -17,7 +17,7 @@ import time
 import faiss
 import numpy as np
 
-from search.semantic import HNSW_EF_SEARCH, HNSW_M, build_vector_index
+from index.vectors import HNSW_EF_SEARCH, HNSW_M, build_vector_index
 
 DIM = 384
 

@@ -18,14 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from encoders.crosslingual import CROSS_MODEL_NAME, load_cross_encoder
+from encoders.encoder import load_encoder
 from indexer.build import reindex
 from indexer.corpus import read_corpus
-from search.crosslingual import CROSS_MODEL_NAME, load_cross_encoder
-from search.encoder import load_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 LOAD = (
-    "import time; t=time.perf_counter(); from search.encoder import load_encoder; "
+    "import time; t=time.perf_counter(); from encoders.encoder import load_encoder; "
     "load_encoder(None, __import__('pathlib').Path('{cache}')); "
     "print(time.perf_counter()-t)"
 )

@@ -32,10 +32,10 @@ from bench.scale.build import build_index, model_record
 from bench.scale.corpus import SyntheticCorpus
 from bench.scale.memory import status
 from bench.scale.serve import server
-from search.config import Settings
-from search.encoder import resolve_dtype
-from search.errors import SearchError
-from search.manifest import Manifest
+from core.config import Settings
+from core.errors import SearchError
+from encoders.encoder import resolve_dtype
+from index.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "load"

@@ -40,8 +40,8 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
+from index.manifest import Manifest
 from indexer.build import reindex
-from search.manifest import Manifest
 from search.service import Searcher
 from tests import crash_child
 from tests.conftest import ROOT, SEEDS

@@ -20,11 +20,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.config import Settings
+from encoders.encoder import load_encoder
+from eval import harness as ev
 from indexer.build import reindex
 from indexer.passages import PASSAGE_KINDS
-from search import evaluation as ev
-from search.config import Settings
-from search.encoder import load_encoder
 from search.service import Searcher
 
 CONFIGS = (

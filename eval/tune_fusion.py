@@ -22,15 +22,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
+from core.config import Settings
+from encoders.crosslingual import load_cross_encoder
+from encoders.encoder import load_encoder
+from eval.harness import judge, load_queries
+from index.format import LoadedIndex
+from index.store import Store
+from index.text import analyze
 from search import fusion
-from search.config import Settings
-from search.crosslingual import load_cross_encoder
-from search.encoder import load_encoder
-from search.evaluation import judge, load_queries
-from search.index import LoadedIndex
 from search.service import CROSS_WEIGHTS, MIN_DEPTH, Searcher
-from search.store import Store
-from search.text import analyze
 
 Ranking = list[tuple[int, float]]
 

@@ -1,7 +1,7 @@
 """Build an index from a folder of articles: read, split, encode, index, swap in.
 
 Everything is written into a fresh build folder; only when it is complete and flushed to
-disk does the index link move to it (search.index.swap_in). A reindex killed at any
+disk does the index link move to it (index.format.swap_in). A reindex killed at any
 moment therefore leaves the previous index as it was.
 """
 
@@ -21,6 +21,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.errors import CorpusError, SearchError
+from core.records import Article, Paragraph
+from index.format import (
+    BM25_DIR,
+    CROSS_VECTORS_NAME,
+    STORE_NAME,
+    VECTORS_NAME,
+    builds_dir,
+    fsync_tree,
+    swap_in,
+)
+from index.lexical import LexicalIndex
+from index.manifest import Manifest, cross_record
+from index.store import write_store
+from index.text import analyze
+from index.titles import article_rows, save_titles
+from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
 from indexer.corpus import Skipped, list_files, read_corpus
 from indexer.passages import (
@@ -31,26 +48,9 @@ from indexer.passages import (
     passage_texts,
 )
 from indexer.split import split_article
-from search.errors import CorpusError, SearchError
-from search.index import (
-    BM25_DIR,
-    CROSS_VECTORS_NAME,
-    STORE_NAME,
-    VECTORS_NAME,
-    builds_dir,
-    fsync_tree,
-    swap_in,
-)
-from search.lexical import LexicalIndex
-from search.manifest import Manifest, cross_record
-from search.models import Article, Paragraph
-from search.semantic import VectorIndex
-from search.store import write_store
-from search.text import analyze
-from search.titles import article_rows, save_titles
 
 if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
-    from search.encoder import Encoder
+    from encoders.encoder import Encoder
 
 # progress(label, total) opens a bar; the callable it yields advances it by n steps.
 Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]

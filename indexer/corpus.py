@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.records import Article
 from indexer.split import split_sentences
-from search.models import Article
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIX = ".jsonl"

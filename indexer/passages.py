@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from search.encoder import unit_rows
-from search.models import Article, Paragraph
-from search.titles import article_rows
+from core.records import Article, Paragraph
+from encoders.encoder import unit_rows
+from index.titles import article_rows
 
 PASSAGE_KINDS = ("paragraph", "title", "context")
 DEFAULT_PASSAGE = "paragraph"

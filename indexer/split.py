@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 
-from search.models import Article, Paragraph
+from core.records import Article, Paragraph
 
 # Lower-cased words that end with a dot without ending a sentence ("в 2019 г. Москва").
 ABBREVIATIONS = frozenset(

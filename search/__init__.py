@@ -1,0 +1,1 @@
+"""Query time: the request contract, the Searcher, fusion and snippets."""

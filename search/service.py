@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.config import Settings
+from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
+from core.records import Article, Hit, LegHit, Paragraph, SearchResult
+from index.format import LoadedIndex, current_build, load_build
+from index.text import analyze
 from search import fusion as fuse
-from search.config import Settings
-from search.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
-from search.index import LoadedIndex, current_build, load_build
-from search.models import Article, Hit, LegHit, Paragraph, SearchResult
 from search.snippets import snippet
-from search.text import analyze
 
 if TYPE_CHECKING:
-    from search.encoder import Encoder
+    from encoders.encoder import Encoder
 
 MODES = ("hybrid", "bm25", "semantic")
 # Which dense models make the semantic leg: both (the default), or one alone (evaluation).
@@ -103,8 +103,8 @@ class Searcher:
     @classmethod
     def from_settings(cls, settings: Settings) -> Searcher:
         """A searcher with the configured models (loads them: seconds)."""
-        from search.crosslingual import load_cross_encoder
-        from search.encoder import load_encoder
+        from encoders.crosslingual import load_cross_encoder
+        from encoders.encoder import load_encoder
 
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
         return cls(settings.index_dir, encoder, load_cross_encoder(settings.cross_model))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from search.text import analyze
+from index.text import analyze
 
 MAX_CHARS = 320  # a snippet longer than this is cut to the window with the most matches
 CONTEXT_CHARS = 60  # text kept before the first match of the window

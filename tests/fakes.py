@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from search.text import analyze
+from index.text import analyze
 
 
 class FakeEncoder:

@@ -17,7 +17,7 @@ from tests.fakes import FakeEncoder
 
 
 def fake_loader(model: str, cache_dir: Path, dtype: str) -> Any:
-    """Stands in for search.encoder.load_encoder."""
+    """Stands in for encoders.encoder.load_encoder."""
     return FakeEncoder()
 
 

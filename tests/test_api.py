@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from search.config import Settings
+from core.config import Settings
 from search.service import InvalidParameter, Searcher, trim_query
 from tests.corpora import build_searcher, write_evil_corpus
 from tests.fakes import FakeEncoder

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from search.batching import QueryBatcher
+from encoders.batching import QueryBatcher
 
 
 class GatedEncoder:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
+from index.format import VECTORS_NAME, builds_dir, load_index
 from indexer.build import is_current, reindex
-from search.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
-from search.index import VECTORS_NAME, builds_dir, load_index
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEncoder
 

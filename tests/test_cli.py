@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.config import Settings
 from manage import cli
-from search.config import Settings
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
 

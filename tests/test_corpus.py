@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.records import Article
 from indexer.corpus import Skipped, list_files, read_corpus, read_file
-from search.models import Article
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 FEED_TEXT = ("Лукойл", "Эпштейн", "Последние новости", "Лента новостей", "21:04")

@@ -14,9 +14,9 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from index.format import builds_dir
+from index.manifest import MANIFEST_NAME
 from indexer.build import reindex
-from search.index import builds_dir
-from search.manifest import MANIFEST_NAME
 from search.service import Searcher
 from tests.crash_child import (
     PHASES,

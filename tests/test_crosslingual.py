@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import IndexCorrupt, IndexMismatch
+from encoders.crosslingual import CrossModelError, load_cross_encoder
+from eval.harness import default_configs
+from index.format import CROSS_VECTORS_NAME, load_index
+from index.vectors import VectorIndex
 from indexer.build import is_current, reindex
 from search import fusion
-from search.crosslingual import CrossModelError, load_cross_encoder
-from search.errors import IndexCorrupt, IndexMismatch
-from search.evaluation import default_configs
-from search.index import CROSS_VECTORS_NAME, load_index
-from search.semantic import VectorIndex
 from search.service import CROSS_WEIGHTS, Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder

@@ -12,14 +12,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from search import encoder as enc_module
-from search.bundled_model import (
+from core.errors import IndexMismatch, ModelError
+from encoders import encoder as enc_module
+from encoders.bundled import (
     DEFAULT_MODEL_NAME,
     BundledModelUnavailable,
     bundled_model_dir,
     weights_sha256,
 )
-from search.encoder import (
+from encoders.encoder import (
     Encoder,
     ModelLoadError,
     SentenceTransformerEncoder,
@@ -27,8 +28,7 @@ from search.encoder import (
     resolve_dtype,
     state_dict_fingerprint,
 )
-from search.errors import IndexMismatch, ModelError
-from search.manifest import Manifest
+from index.manifest import Manifest
 from tests.test_bundled_model import prose_paragraphs, seed_paragraphs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,7 +242,7 @@ def test_missing_bundled_model_is_a_clear_error(
 
 def test_importing_the_module_does_not_load_torch() -> None:
     code = (
-        "import os, sys; import search.encoder; "
+        "import os, sys; import encoders.encoder; "
         "assert 'torch' not in sys.modules, 'torch imported'; "
         "assert 'sentence_transformers' not in sys.modules; "
         "print(os.environ['OMP_WAIT_POLICY'])"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from search.evaluation import (
+from core.records import Hit
+from eval.harness import (
     CachedQueryEncoder,
     Config,
     evaluate,
@@ -18,7 +19,6 @@ from search.evaluation import (
     metrics,
     query_language,
 )
-from search.models import Hit
 from search.service import Searcher
 from tests.conftest import ROOT
 
@@ -102,7 +102,7 @@ def test_hybrid_finds_the_answer_in_the_top_3_for_90_percent_of_seed_queries(rea
 
 
 def test_worst_lists_the_lowest_ranked_queries_first():
-    from search.evaluation import Query, Report, worst
+    from eval.harness import Query, Report, worst
 
     queries = [Query("a", ("x",), "en"), Query("b", ("y",), "en"), Query("c", ("z",), "ru")]
     report = Report(first_relevant={"h": [1, None, 4]}, top_hit={"h": ["x:0 A", "q:1 B", "w:2 C"]})

@@ -27,7 +27,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from search.config import Settings
+from core.config import Settings
 from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.corpora import build_searcher, write_evil_corpus

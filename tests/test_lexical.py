@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from search.lexical import K1, LexicalIndex
-from search.text import analyze
+from index.lexical import K1, LexicalIndex
+from index.text import analyze
 
 # 12 short documents: every query term below occurs in fewer than half of them, where
 # BM25Okapi and Robertson's idf agree (rank_bm25 floors negative idf differently).

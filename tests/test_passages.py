@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import Article, Paragraph
 from indexer.build import reindex
 from indexer.passages import SHORT_TOKENS, mix_titles, passage_texts
-from search.models import Article, Paragraph
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
 
@@ -78,7 +78,7 @@ def test_title_vectors_are_mixed_in_by_weight() -> None:
 
 
 def test_title_weight_changes_only_the_vectors(tmp_path) -> None:
-    from search.index import load_index
+    from index.format import load_index
 
     for weight in (0.0, 0.2):
         reindex(SEEDS, tmp_path / f"i{weight}", FakeEncoder(), tmp_path / "c", title_weight=weight)

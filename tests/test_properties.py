@@ -14,10 +14,10 @@ from itertools import permutations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.records import Article
+from index.text import STOPWORDS, analyze, normalize, tokenize
 from indexer.split import split_article, split_sentences
 from search import fusion
-from search.models import Article
-from search.text import STOPWORDS, analyze, normalize, tokenize
 
 FAST = settings(max_examples=300, deadline=None, database=None)
 

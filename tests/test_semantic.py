@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from search.errors import IndexCorrupt
-from search.semantic import VectorIndex, build_vector_index
+from core.errors import IndexCorrupt
+from index.vectors import VectorIndex, build_vector_index
 
 
 def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from search.semantic import VectorIndex, build_vector_index
+from index.vectors import VectorIndex, build_vector_index
 
 
 def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:

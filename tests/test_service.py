@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
+from core.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from index.format import VECTORS_NAME
 from indexer.build import reindex
-from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from search.fusion import REF_RANK
-from search.index import VECTORS_NAME
 from search.service import InvalidParameter, Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.records import Article
 from indexer.corpus import read_corpus
 from indexer.split import estimate_tokens, split_article, split_sentences
-from search.models import Article
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -1,6 +1,6 @@
 """Text analysis: normalisation, tokens, stemming by script, stop words."""
 
-from search.text import analyze, normalize, script, stem, tokenize
+from index.text import analyze, normalize, script, stem, tokenize
 
 
 def test_normalize_folds_case_yo_and_accents():

@@ -18,10 +18,10 @@ import faiss
 import numpy as np
 import pytest
 
+from core.errors import IndexCorrupt, SearchError
+from index.format import swap_in
+from index.lexical import LexicalIndex
 from indexer.build import reindex
-from search.errors import IndexCorrupt, SearchError
-from search.index import swap_in
-from search.lexical import LexicalIndex
 from search.service import Searcher
 from tests.audit import recording
 from tests.conftest import SEEDS

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestURITooLarge
 from werkzeug.wrappers import Response
 
-from search.config import Settings
+from core.config import Settings
 from search.service import Searcher
 
 # Nothing here takes a request body; anything bigger than this is refused unread.

@@ -17,9 +17,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
+from core.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
+from core.records import Article, Paragraph
 from search.fusion import FUSIONS
-from search.models import Article, Paragraph
 from search.service import (
     MAX_K,
     MAX_OFFSET,

@@ -13,8 +13,8 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from search.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
-from search.models import Hit, SearchResult
+from core.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
+from core.records import Hit, SearchResult
 from search.service import MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter, trim_query
 from web import get_searcher
 from web.api import choice_arg, int_arg, query_arg

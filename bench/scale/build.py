@@ -20,15 +20,15 @@ import numpy as np
 
 from bench.scale.corpus import DIM, SyntheticCorpus
 from bench.scale.memory import PeakMemory
-from search.bundled_model import DEFAULT_MODEL_NAME, bundled_fingerprint, ensure_bundled_model
-from search.encoder import with_dtype
-from search.index import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
-from search.lexical import LexicalIndex
-from search.manifest import Manifest
-from search.semantic import VectorIndex
-from search.store import write_store
-from search.text import analyze
-from search.titles import article_rows, save_titles
+from encoders.bundled import DEFAULT_MODEL_NAME, bundled_fingerprint, ensure_bundled_model
+from encoders.encoder import with_dtype
+from index.format import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
+from index.lexical import LexicalIndex
+from index.manifest import Manifest
+from index.store import write_store
+from index.text import analyze
+from index.titles import article_rows, save_titles
+from index.vectors import VectorIndex
 
 Figures = dict[str, Any]
 

@@ -21,8 +21,8 @@ from functools import cached_property
 
 import numpy as np
 
-from search.models import Article, Paragraph
-from search.text import STOPWORDS, tokenize
+from core.records import Article, Paragraph
+from index.text import STOPWORDS, tokenize
 
 DIM = 384
 WORDS_PER_PARAGRAPH = 40

@@ -27,10 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.indexing import make_corpus
+from encoders.encoder import SentenceTransformerEncoder, load_encoder
+from eval import harness as ev
 from indexer.build import reindex
 from indexer.corpus import read_corpus
-from search import evaluation as ev
-from search.encoder import SentenceTransformerEncoder, load_encoder
 from search.service import Searcher
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.scale.memory import status
-from search import encoder as _encoder  # noqa: F401  (OMP_WAIT_POLICY=PASSIVE, as a server)
-from search.index import current_build
-from search.manifest import Manifest
+from encoders import encoder as _encoder  # noqa: F401  (OMP_WAIT_POLICY=PASSIVE, as a server)
+from index.format import current_build
+from index.manifest import Manifest
+from index.text import analyze
 from search.service import Searcher
-from search.text import analyze
 
 WARMUP = 20
 DEPTH = 100  # candidates a leg fetches for a first page (search.service.MIN_DEPTH)

@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 
 from bench.scale.corpus import Query
-from search.semantic import VectorIndex
+from index.vectors import VectorIndex
 
 CHUNK = 100_000
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.latency import manage, wait_ready
 from bench.scale.memory import status
-from search.manifest import Manifest
+from index.manifest import Manifest
 
 
 def free_port() -> int:

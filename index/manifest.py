@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
-from search.lexical import BM25_SETTINGS
-from search.text import ANALYZER_SETTINGS
+from core.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
+from index.lexical import BM25_SETTINGS
+from index.text import ANALYZER_SETTINGS
 
-FORMAT_VERSION = 2  # 2: title vectors (search/titles.py)
+FORMAT_VERSION = 2  # 2: title vectors (index/titles.py)
 MANIFEST_NAME = "manifest.json"
 
 

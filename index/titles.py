@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from search.errors import REINDEX_HINT, IndexCorrupt
-from search.models import Article, Paragraph
+from core.errors import REINDEX_HINT, IndexCorrupt
+from core.records import Article, Paragraph
 
 TITLE_ROWS_NAME = "title_rows.npy"
 TITLES_NAME = "titles.npy"

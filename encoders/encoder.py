@@ -17,14 +17,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from search.batching import QueryBatcher
-from search.bundled_model import (
+from core.errors import ModelError
+from encoders.batching import QueryBatcher
+from encoders.bundled import (
     DEFAULT_MODEL_NAME,
     BundledModelError,
     bundled_fingerprint,
     ensure_bundled_model,
 )
-from search.errors import ModelError
 
 # With OpenMP's default active waiting, idle torch threads spin and fight other processes for
 # the CPU: one query took 0.5-1.7 s on 2 busy cores instead of 13-25 ms. libgomp reads this

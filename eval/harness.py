@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from search.models import Hit
+from core.records import Hit
 from search.service import Searcher
 
 METRICS = ("hit@1", "hit@10", "mrr@10", "ndcg@10", "recall@100")

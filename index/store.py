@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from search.errors import REINDEX_HINT, IndexCorrupt
-from search.models import Article, Paragraph
+from core.errors import REINDEX_HINT, IndexCorrupt
+from core.records import Article, Paragraph
 
 SCHEMA = """
 CREATE TABLE articles (

@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from core.config import DEFAULT_MODEL_NAME
+
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "multilingual-e5-small"
-"""The model name the rest of poisk uses for this bundled default."""
 
 CONVERTER_VERSION = 1
 """Bump when the converted folder changes, so existing caches are rebuilt."""

@@ -18,8 +18,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from search.errors import IndexCorrupt
-from search.text import script
+from core.errors import IndexCorrupt
+from index.text import script
 
 K1 = 1.5
 B = 0.75
@@ -38,7 +38,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, documents: Sequence[list[str]]) -> LexicalIndex:
-        """Index analysed documents (lists of terms, see search.text.analyze)."""
+        """Index analysed documents (lists of terms, see index.text.analyze)."""
         bm25 = bm25s.BM25(method=METHOD, k1=K1, b=B)
         bm25.index(list(documents), show_progress=False)
         return cls(bm25)
