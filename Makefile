@@ -33,11 +33,12 @@ lint: $(STAMP)
 
 # torch goes in first and alone: its CPU wheel is pinned here, and anything that pulled
 # torch in by itself would fetch the CUDA build (gigabytes).
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --editable .
 	touch $(STAMP)
 
 clean:

@@ -19,7 +19,6 @@ import click
 
 from core.config import Settings
 from core.errors import SearchError
-from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 
 DEBUG = os.environ.get("POISK_DEBUG") == "1"
 
@@ -162,54 +161,69 @@ def _print_report(report: Any, source: Path, index_dir: Path) -> None:
 
 
 def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
-    """A Searcher over `index_dir` (or the configured index) with the configured models."""
+    """A Searcher over `index_dir` (or the configured index) with the configured models;
+    tests put fake model loaders into ctx.obj."""
     from search.service import Searcher
 
     settings: Settings = ctx.obj["settings"]
-    encoder = _load_encoder(ctx, settings.model, settings)
-    return Searcher(index_dir or settings.index_dir, encoder, _load_cross(ctx, settings))
+    return Searcher.open(
+        settings, index_dir, ctx.obj.get("load_encoder"), ctx.obj.get("load_cross_encoder")
+    )
+
+
+def request_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A click option for every search parameter but the query, generated from the request
+    model (search/contract.py): values are parsed and checked as the API's query string is,
+    so the CLI takes exactly what the API takes and answers with the same messages."""
+    from search import contract
+
+    for name, field in reversed(list(contract.query_options().items())):
+        command = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            metavar=contract.base_type(field).__name__.upper()
+            if not contract.choices(field)
+            else "|".join(contract.choices(field)),
+            help=_option_help(field),
+        )(command)
+    return command
+
+
+def _option_help(field: Any) -> str:
+    """An option's help: the field's description, its range, its default."""
+    from search import contract
+
+    text = field.description or ""
+    low, high = contract.bounds(field)
+    if low is not None:
+        text += f" ({low}-{high})"
+    default = field.default
+    if default is not None:
+        text += f"; default {default}"
+    return text[:1].upper() + text[1:] + "."
 
 
 @cli.command()
 @click.argument("text")
-@click.option("--k", default=10, show_default=True, help="Results per page (1-100).")
-@click.option("--offset", default=0, show_default=True, help="Results to skip (0-1000).")
-@click.option(
-    "--mode", type=click.Choice(["hybrid", "bm25", "semantic"]), default="hybrid", show_default=True
-)
-@click.option(
-    "--fusion",
-    type=click.Choice(FUSIONS),
-    default=DEFAULT_FUSION,
-    show_default=True,
-)
-@click.option(
-    "--alpha",
-    type=float,
-    help="Weight of the semantic leg in coverage and convex fusion (0-1; "
-    f"defaults {', '.join(f'{f} {a}' for f, a in DEFAULT_ALPHAS.items())}).",
-)
+@request_options
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 @click.pass_context
 @one_line_errors
 def search(
-    ctx: click.Context,
-    text: str,
-    k: int,
-    offset: int,
-    mode: str,
-    fusion: str,
-    alpha: float | None,
-    index_dir: Path | None,
-    as_json: bool,
+    ctx: click.Context, text: str, index_dir: Path | None, as_json: bool, **params: Any
 ) -> None:
     """Search the index from the terminal."""
-    result = _searcher(ctx, index_dir).search(text, k, offset, mode, fusion, alpha)
+    from search.contract import SearchRequest
+
+    given = {name: value for name, value in params.items() if value is not None}
+    request = SearchRequest.from_query({"q": text, **given})
+    result = _searcher(ctx, index_dir).search(request)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{result.total} found for {result.query!r} ({mode}) in {result.took_ms} ms")
+    found = f"{result.total} found for {result.query!r} ({result.mode})"
+    click.echo(f"{found} in {result.took_ms} ms")
     for hit in result.results:
         click.echo(_format_hit(hit))
 

@@ -30,8 +30,8 @@ from search.service import Searcher
 CONFIGS = (
     ev.Config("semantic", "semantic"),
     ev.Config("hybrid", "hybrid"),
-    ev.Config("semantic collapsed", "semantic", collapse=True),
-    ev.Config("hybrid collapsed", "hybrid", collapse=True),
+    ev.Config("semantic collapsed", "semantic", group="article"),
+    ev.Config("hybrid collapsed", "hybrid", group="article"),
 )
 
 

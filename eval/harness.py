@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.records import Hit
+from search.contract import Hit, SearchRequest
 from search.service import Searcher
 
 METRICS = ("hit@1", "hit@10", "mrr@10", "ndcg@10", "recall@100")
@@ -49,8 +49,8 @@ class Config:
     mode: str
     fusion: str = "coverage"
     alpha: float | None = None
-    collapse: bool = False  # one paragraph per article
-    dense: str = "both"  # the semantic leg's models (Searcher.search)
+    group: str = "none"  # "article": one paragraph per article
+    dense: str = "both"  # the semantic leg's models (Searcher's `dense`)
 
 
 @dataclass
@@ -149,11 +149,13 @@ def evaluate(
         report.counts[lang] = sum(1 for q in queries if lang in ("all", q.lang))
     for config in configs:
         per_query, firsts, tops = [], [], []
+        measured = _with_dense(searcher, config.dense)
         for query in queries:
-            hits = searcher.search(
-                query.text, k=DEPTH, mode=config.mode, fusion=config.fusion,
-                alpha=config.alpha, collapse=config.collapse, dense=config.dense,
-            ).results  # fmt: skip
+            request = SearchRequest(
+                q=query.text, k=DEPTH, mode=config.mode, fusion=config.fusion,
+                alpha=config.alpha, group=config.group,
+            )  # fmt: skip
+            hits = measured.search(request).results
             ranks = judge(hits, query.relevant)
             per_query.append(metrics(ranks, len(query.relevant)))
             firsts.append(ranks[0] if ranks else None)
@@ -163,6 +165,13 @@ def evaluate(
         report.first_relevant[config.name] = firsts
         report.top_hit[config.name] = tops
     return report
+
+
+def _with_dense(searcher: Searcher, dense: str) -> Searcher:
+    """`searcher`, or one over the same index and encoders whose semantic leg is `dense`."""
+    if dense == searcher.dense:
+        return searcher
+    return Searcher(searcher.index_dir, searcher.encoder, searcher.cross, dense=dense)
 
 
 def _means(queries: Sequence[Query], per_query: Sequence[dict[str, float]]) -> dict:

@@ -9,105 +9,83 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
-from core.records import Article, Hit, LegHit, Paragraph, SearchResult
 from index.format import LoadedIndex, current_build, load_build
 from index.text import analyze
 from search import fusion as fuse
-from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
+from search.contract import (
+    ArticleMeta,
+    ArticleParagraph,
+    ArticleWithParagraphs,
+    Hit,
+    LegHit,
+    ModelInfo,
+    SearchRequest,
+    SearchResult,
+    Stats,
+)
 from search.snippets import snippet
 
 if TYPE_CHECKING:
     from encoders.encoder import Encoder
 
-MODES = ("hybrid", "bm25", "semantic")
 # Which dense models make the semantic leg: both (the default), or one alone (evaluation).
 DENSE_LEGS = ("both", "primary", "cross")
 # The cross-lingual model's share of the semantic leg, for a query written in the corpus's
 # main script and for one in another (an English question over Russian text): GIMP tuning split.
 CROSS_WEIGHTS = {"same": 0.3, "other": 0.6}
 COVERAGE_POWER = 4  # BM25 hit weight = (share of the query's IDF mass it holds) ** 4
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-MAX_OFFSET = 1000
 # Each leg fetches at least the hits fusion normalises by, and 10x the page's end.
 MIN_DEPTH = fuse.REF_RANK
 
 Ranking = list[tuple[int, float]]
 
-# The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
-# which is what the OpenAPI pattern "\S" for `q` means. Python's str.strip() also drops the
-# control characters U+001C-U+001F and U+0085 (a schema-valid "\x1e" query became empty) and
-# keeps U+FEFF (a schema-invalid one was searched).
-BLANK = (
-    "\t\n\v\f\r \u00a0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-
-
-def trim_query(query: str) -> str:
-    """`query` without leading and trailing white space (BLANK)."""
-    return query.strip(BLANK)
-
-
-class InvalidParameter(SearchError):
-    """A search parameter out of its range; `param` names it."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-def check_parameters(
-    query: str, k: int, offset: int, mode: str, fusion: str, alpha: float | None
-) -> str:
-    """The trimmed query, or InvalidParameter naming the first bad value."""
-    query = trim_query(query)
-    if not query.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in query):
-        raise InvalidParameter("q", "q must be valid Unicode text (it holds a lone surrogate)")
-    rules = [
-        ("q", bool(query), "q must not be empty"),
-        ("q", len(query) <= MAX_QUERY_CHARS, f"q must be at most {MAX_QUERY_CHARS} characters"),
-        ("k", 1 <= k <= MAX_K, f"k must be an integer from 1 to {MAX_K}"),
-        ("offset", 0 <= offset <= MAX_OFFSET, f"offset must be from 0 to {MAX_OFFSET}"),
-        ("mode", mode in MODES, f"mode must be one of {', '.join(MODES)}"),
-        ("fusion", fusion in FUSIONS, f"fusion must be one of {', '.join(FUSIONS)}"),
-        ("alpha", alpha is None or 0.0 <= alpha <= 1.0, "alpha must be from 0 to 1"),
-    ]
-    for param, ok, message in rules:
-        if not ok:
-            raise InvalidParameter(param, message)
-    return query
-
 
 class Searcher:
     """Answers searches over the index at `index_dir` with its encoder and, when the index
-    has cross-lingual vectors, the cross-lingual encoder (`cross`) too."""
+    has cross-lingual vectors, the cross-lingual encoder (`cross`) too.
 
-    def __init__(self, index_dir: Path, encoder: Encoder, cross: Encoder | None = None) -> None:
+    `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
+    which only evaluation uses to measure each model on its own.
+    """
+
+    def __init__(
+        self, index_dir: Path, encoder: Encoder, cross: Encoder | None = None, dense: str = "both"
+    ) -> None:
+        if dense not in DENSE_LEGS:
+            raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
         self.index_dir = index_dir
         self.encoder = encoder
         self.cross = cross
+        self.dense = dense
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Searcher:
-        """A searcher with the configured models (loads them: seconds)."""
-        from encoders.crosslingual import load_cross_encoder
-        from encoders.encoder import load_encoder
-
+    def open(
+        cls,
+        settings: Settings,
+        index_dir: Path | None = None,
+        load_encoder: Callable[..., Encoder] | None = None,
+        load_cross: Callable[[str], Encoder | None] | None = None,
+    ) -> Searcher:
+        """The one way to open a Searcher: the configured models (loaded now: seconds) over
+        `index_dir` or the configured index. The loaders are the models' own unless a test
+        passes fakes."""
+        if load_encoder is None:
+            from encoders.encoder import load_encoder
+        if load_cross is None:
+            from encoders.crosslingual import load_cross_encoder as load_cross
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
-        return cls(settings.index_dir, encoder, load_cross_encoder(settings.cross_model))
+        return cls(index_dir or settings.index_dir, encoder, load_cross(settings.cross_model))
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""
@@ -138,51 +116,42 @@ class Searcher:
             raise self._failed[1] from exc
         return index
 
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        offset: int = 0,
-        mode: str = "hybrid",
-        fusion: str = DEFAULT_FUSION,
-        alpha: float | None = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
-        collapse: bool = False,
-        dense: str = "both",
-    ) -> SearchResult:
-        """One page of results for `query` (see the API contract in the README); with
-        `collapse`, only the best paragraph of each article; `dense` picks the semantic
-        leg's models (DENSE_LEGS; one alone is for measuring each)."""
+    def search(self, request: SearchRequest) -> SearchResult:
+        """One page of results for `request` (the API contract: search/contract.py)."""
         started = time.perf_counter()
-        query = check_parameters(query, k, offset, mode, fusion, alpha)
-        if date_from and date_to and date_from > date_to:
-            raise InvalidParameter("date_from", "date_from must not be after date_to")
-        weighted = fusion in DEFAULT_ALPHAS and mode == "hybrid"
-        alpha = (DEFAULT_ALPHAS[fusion] if alpha is None else alpha) if weighted else None
         index = self.current()
         allowed = None
-        if date_from or date_to:
-            iso = (d.isoformat() if d else None for d in (date_from, date_to))
+        if request.date_from or request.date_to:
+            iso = (d.isoformat() if d else None for d in (request.date_from, request.date_to))
             allowed = np.asarray(index.store.rows_between(*iso), dtype=np.int64)
-        depth = max(MIN_DEPTH, 10 * (offset + k))
-        terms = analyze(query)
+        depth = max(MIN_DEPTH, 10 * (request.offset + request.k))
+        terms = analyze(request.q)
+        mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
-        semantic = self._semantic(index, query, depth, allowed, dense) if mode != "bm25" else []
-        ranked = _fused(index, terms, mode, fusion, alpha, lexical, semantic)
-        if collapse:
+        semantic = self._semantic(index, request.q, depth, allowed) if mode != "bm25" else []
+        ranked = _fused(index, terms, request, lexical, semantic)
+        if request.group == "article":
             ranked = _best_per_article(index, ranked)
-        hits = _hits(index, query, ranked[offset : offset + k], offset, lexical, semantic)
-        took = round((time.perf_counter() - started) * 1000, 1)
-        return SearchResult(query, mode, fusion, alpha, k, offset, len(ranked), took, hits)
+        page = ranked[request.offset : request.offset + request.k]
+        hits = _hits(index, request.q, page, request.offset, lexical, semantic)
+        return SearchResult(
+            query=request.q,
+            mode=mode,
+            fusion=request.fusion,
+            alpha=request.alpha_used,
+            k=request.k,
+            offset=request.offset,
+            total=len(ranked),
+            took_ms=round((time.perf_counter() - started) * 1000, 1),
+            results=hits,
+        )
 
     def _semantic(
-        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None, dense: str
+        self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
     ) -> Ranking:
         """The semantic leg: each model's ranking as z-scores, weighted by its share, plus
-        the title boost (fusion.semantic); `dense` names one model alone, for measuring."""
-        if dense not in DENSE_LEGS:
-            raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
+        the title boost (fusion.semantic); or one model alone (self.dense), for measuring."""
+        dense = self.dense
         if dense == "cross" and (index.cross is None or self.cross is None):
             raise ValueError("this index has no cross-lingual vectors")
         if dense != "both":
@@ -219,39 +188,44 @@ class Searcher:
             for (vector, ranking), share, (_, _, titles) in zip(found, shares, models, strict=True)
         ]
 
-    def article(self, article_id: str) -> tuple[Article, list[Paragraph]] | None:
+    def article(self, article_id: str) -> ArticleWithParagraphs | None:
         """An article and its paragraphs, or None for an unknown id."""
         store = self.current().store
         paragraphs = store.article_paragraphs(article_id)
         article = store.article(article_id, paragraphs)
-        return None if article is None else (article, paragraphs)
+        if article is None:
+            return None
+        meta = {key: value for key, value in article.to_dict().items() if key != "body"}
+        return ArticleWithParagraphs(
+            article=ArticleMeta(**meta),
+            paragraphs=[ArticleParagraph(id=p.id, n=p.n, text=p.text) for p in paragraphs],
+        )
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> Stats:
         """What the current index holds and how it was built."""
         manifest = self.current().manifest
-        return {
-            "articles": manifest.counts["articles"],
-            "paragraphs": manifest.counts["paragraphs"],
-            "model": manifest.model,
-            "cross_model": manifest.cross_model,
-            "built_at": manifest.built_at,
-            "generation": manifest.generation,
-            "vectors": manifest.vectors["kind"],
-            "source": manifest.source["path"],
-        }
+        cross = manifest.cross_model
+        return Stats(
+            articles=manifest.counts["articles"],
+            paragraphs=manifest.counts["paragraphs"],
+            model=ModelInfo(**manifest.model),
+            cross_model=ModelInfo(**cross) if cross else None,
+            built_at=manifest.built_at,
+            generation=manifest.generation,
+            vectors=manifest.vectors["kind"],
+            source=manifest.source["path"],
+        )
 
 
 def _fused(
     index: LoadedIndex,
     terms: list[str],
-    mode: str,
-    fusion: str,
-    alpha: float | None,
+    request: SearchRequest,
     lexical: Ranking,
     semantic: Ranking,
 ) -> Ranking:
-    """The final ranking: one leg as it is, or both fused (`alpha` is set when the fusion
-    has a weight)."""
+    """The final ranking: one leg as it is, or both fused as the request asks."""
+    mode, fusion, alpha = request.mode, request.fusion, request.alpha_used
     if mode == "bm25":
         return lexical
     if mode == "semantic":
@@ -295,7 +269,10 @@ def _hits(
     index: LoadedIndex, query: str, page: Ranking, offset: int, lexical: Ranking, semantic: Ranking
 ) -> list[Hit]:
     """Hits for one page, with texts, articles, snippets and both legs' standing."""
-    legs = [{doc: LegHit(r, s) for r, (doc, s) in enumerate(leg, 1)} for leg in (lexical, semantic)]
+    legs = [
+        {doc: LegHit(rank=r, score=s) for r, (doc, s) in enumerate(leg, 1)}
+        for leg in (lexical, semantic)
+    ]
     paragraphs = index.store.paragraphs([doc for doc, _ in page])
     articles = index.store.articles(p.article_id for p in paragraphs.values())
     hits = []
@@ -304,17 +281,17 @@ def _hits(
         a = articles[p.article_id]
         hits.append(
             Hit(
-                rank,
-                p.id,
-                a.id,
-                a.title,
-                a.date,
-                a.url,
-                p.text,
-                snippet(p.text, query),
-                score,
-                legs[0].get(doc),
-                legs[1].get(doc),
+                rank=rank,
+                id=p.id,
+                article_id=a.id,
+                title=a.title,
+                date=a.date,
+                url=a.url,
+                text=p.text,
+                snippet=snippet(p.text, query),
+                score=score,
+                bm25=legs[0].get(doc),
+                semantic=legs[1].get(doc),
             )
         )
     return hits

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from search.contract import SearchRequest
+
 if TYPE_CHECKING:
     from search.service import Searcher
 
@@ -213,9 +215,12 @@ def problems_after_kill(
         now = Manifest.read(index_dir.resolve()).generation
         if now != before and kill.last[0] not in ("swapping", "done"):
             problems.append(f"the index moved to {now} before the swap")
-        if server.search("порт").total == 0 or server.current().manifest.generation != now:
+        if (
+            server.search(SearchRequest(q="порт")).total == 0
+            or server.current().manifest.generation != now
+        ):
             problems.append("the running searcher lost the index")
-        if Searcher(index_dir, FakeEncoder()).search("порт").total == 0:
+        if Searcher(index_dir, FakeEncoder()).search(SearchRequest(q="порт")).total == 0:
             problems.append("a restarted searcher finds nothing")
     except Exception as exc:  # any failure to answer is what this looks for
         problems.append(f"searching failed: {exc!r}")

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from core.config import Settings
-from search.service import InvalidParameter, Searcher, trim_query
+from search.contract import InvalidParameter, SearchRequest, trim_query
+from search.service import Searcher
 from tests.corpora import build_searcher, write_evil_corpus
 from tests.fakes import FakeEncoder
 from web import MAX_URL_BYTES, SECURITY_HEADERS, create_app
@@ -373,11 +374,11 @@ def test_searcher_is_built_once_on_first_use(
 ) -> None:
     built: list[Settings] = []
 
-    def from_settings(settings: Settings) -> Searcher:
+    def open_searcher(settings: Settings) -> Searcher:
         built.append(settings)
         return searcher
 
-    monkeypatch.setattr(Searcher, "from_settings", staticmethod(from_settings))
+    monkeypatch.setattr(Searcher, "open", staticmethod(open_searcher))
     settings = Settings(index_dir=tmp_path / "index")
     client = create_app(settings).test_client()
     assert built == []  # creating the app loads nothing
@@ -414,7 +415,8 @@ def test_openapi_describes_every_api_route(app: Flask, spec: dict) -> None:
 
 def test_openapi_search_parameters_match_the_validation(spec: dict) -> None:
     params = {p["name"]: p for p in spec["paths"]["/api/search"]["get"]["parameters"]}
-    assert set(params) == {"q", "k", "offset", "mode", "fusion", "alpha", "date_from", "date_to"}
+    assert set(params) == set(SearchRequest.model_fields)
+    assert set(params) >= {"q", "k", "offset", "mode", "fusion", "alpha", "date_from", "date_to"}
     assert params["q"]["required"] and params["q"]["schema"]["maxLength"] == 1000
     assert (params["k"]["schema"]["minimum"], params["k"]["schema"]["maximum"]) == (1, 100)
     assert params["offset"]["schema"]["maximum"] == 1000

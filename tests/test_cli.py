@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,11 @@ def test_search_refuses_bad_values_in_one_line(run):
     result = run("search", "порт", "--k", "500")
     assert result.exit_code == 1
     assert result.output.strip() == "Error: k must be an integer from 1 to 100"
+
+
+def test_the_poisk_command_is_installed_with_the_project(tmp_path: Path) -> None:
+    """`make` installs the project, so `.venv/bin/poisk` is the same click group."""
+    poisk = Path(sys.executable).parent / "poisk"
+    done = subprocess.run([poisk, "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in ("reindex", "search", "serve", "evaluate"))

@@ -17,6 +17,7 @@ from pathlib import Path
 from index.format import builds_dir
 from index.manifest import MANIFEST_NAME
 from indexer.build import reindex
+from search.contract import SearchRequest
 from search.service import Searcher
 from tests.crash_child import (
     PHASES,
@@ -43,7 +44,7 @@ def test_twenty_kills_leave_the_index_the_cache_and_the_next_reindex_sound(
     expected = expected_vectors(source)
     reindex(source, index_dir, FakeEncoder(), cache_dir)
     server = Searcher(index_dir, FakeEncoder())  # stands for a running server
-    assert server.search("порт").total > 0
+    assert server.search(SearchRequest(q="порт")).total > 0
     context = forkserver()
     kills: list[Kill] = []
     for i in range(KILLS):
@@ -83,4 +84,4 @@ def test_the_child_passes_through_every_phase_it_is_killed_in(tmp_path: Path) ->
         forkserver(), "done", 0, source, tmp_path / "index", tmp_path / "cache"
     )
     assert run.exitcode == 0 and run.seen == (*PHASES, "done")
-    assert Searcher(tmp_path / "index", FakeEncoder()).search("порт").total > 0
+    assert Searcher(tmp_path / "index", FakeEncoder()).search(SearchRequest(q="порт")).total > 0

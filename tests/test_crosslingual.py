@@ -19,6 +19,7 @@ from index.format import CROSS_VECTORS_NAME, load_index
 from index.vectors import VectorIndex
 from indexer.build import is_current, reindex
 from search import fusion
+from search.contract import SearchRequest
 from search.service import CROSS_WEIGHTS, Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
@@ -66,8 +67,8 @@ def test_the_semantic_leg_fuses_both_models_by_the_query_script(built, query, sh
     index_dir, primary, cross = built
     searcher = Searcher(index_dir, primary, cross)
     one = {
-        d: [(h.id, h.semantic.score) for h in searcher.search(
-            query, k=100, mode="semantic", dense=d).results]
+        d: [(h.id, h.semantic.score) for h in Searcher(index_dir, primary, cross, dense=d).search(
+            SearchRequest(q=query, k=100, mode="semantic")).results]
         for d in ("primary", "cross", "both")
     }  # fmt: skip
     index = searcher.current()
@@ -91,15 +92,17 @@ def test_the_semantic_leg_fuses_both_models_by_the_query_script(built, query, sh
 def test_an_index_and_a_searcher_must_agree_on_the_cross_model(built, tmp_path) -> None:
     index_dir, primary, cross = built
     with pytest.raises(IndexMismatch, match="cross"):
-        Searcher(index_dir, primary).search("порт")
+        Searcher(index_dir, primary).search(SearchRequest(q="порт"))
     with pytest.raises(IndexMismatch, match="cross"):
-        Searcher(index_dir, primary, FakeEncoder(name="other", dimension=24)).search("порт")
+        Searcher(index_dir, primary, FakeEncoder(name="other", dimension=24)).search(
+            SearchRequest(q="порт")
+        )
     plain = tmp_path / "plain"
     reindex(SEEDS, plain, primary, tmp_path / "cache")
     with pytest.raises(IndexMismatch, match="no cross-lingual vectors"):
-        Searcher(plain, primary, cross).search("порт")
+        Searcher(plain, primary, cross).search(SearchRequest(q="порт"))
     with pytest.raises(ValueError, match="no cross-lingual vectors"):
-        Searcher(plain, primary).search("порт", dense="cross")
+        Searcher(plain, primary, dense="cross").search(SearchRequest(q="порт"))
 
 
 def test_damaged_cross_vectors_are_refused(built) -> None:
@@ -107,7 +110,7 @@ def test_damaged_cross_vectors_are_refused(built) -> None:
     build = index_dir.resolve()
     VectorIndex.build(np.eye(24, dtype=np.float32)[:5]).save(build / CROSS_VECTORS_NAME)
     with pytest.raises(IndexCorrupt, match="cross vectors"):
-        Searcher(index_dir, primary, cross).search("порт")
+        Searcher(index_dir, primary, cross).search(SearchRequest(q="порт"))
 
 
 def test_a_malformed_cross_record_is_refused(built) -> None:
@@ -117,7 +120,7 @@ def test_a_malformed_cross_record_is_refused(built) -> None:
     data["cross_model"] = {"name": "fake-cross", "dimension": "24"}
     manifest.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(IndexCorrupt, match="cross_model"):
-        Searcher(index_dir, primary, cross).search("порт")
+        Searcher(index_dir, primary, cross).search(SearchRequest(q="порт"))
 
 
 def test_cross_model_setting() -> None:
@@ -148,7 +151,10 @@ def test_an_english_question_finds_its_russian_paragraph_by_the_cross_model(
     real_searcher,
 ) -> None:
     for dense in ("cross", "both"):
-        hits = real_searcher.search("stipends for NAM students", mode="semantic", dense=dense)
+        searcher = Searcher(
+            real_searcher.index_dir, real_searcher.encoder, real_searcher.cross, dense=dense
+        )
+        hits = searcher.search(SearchRequest(q="stipends for NAM students", mode="semantic"))
         assert hits.results[0].id == STIPENDS, dense
 
 

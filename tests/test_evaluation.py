@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from core.records import Hit
 from eval.harness import (
     CachedQueryEncoder,
     Config,
@@ -19,6 +18,7 @@ from eval.harness import (
     metrics,
     query_language,
 )
+from search.contract import Hit
 from search.service import Searcher
 from tests.conftest import ROOT
 
@@ -26,7 +26,10 @@ SEEDS_QUERIES = ROOT / "eval" / "seeds.jsonl"
 
 
 def hit(pid: str, text: str = "") -> Hit:
-    return Hit(0, pid, pid.split(":")[0], "", None, None, text, text, 0.0, None, None)
+    return Hit(
+        rank=1, id=pid, article_id=pid.split(":")[0], title="", date=None, url=None,
+        text=text, snippet=text, score=0.0, bm25=None, semantic=None,
+    )  # fmt: skip
 
 
 def test_judge_counts_each_relevant_item_once():

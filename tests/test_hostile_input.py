@@ -20,7 +20,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
-from search.service import MAX_QUERY_CHARS, InvalidParameter, Searcher
+from search.contract import MAX_QUERY_CHARS, InvalidParameter, SearchRequest
+from search.service import Searcher
 from tests.audit import recording
 from tests.conftest import SEEDS
 from tests.corpora import build_searcher, write_evil_corpus
@@ -117,7 +118,7 @@ def test_ten_thousand_distinct_words_are_refused(server: Server, searcher: Searc
     query = urllib.parse.urlencode({"q": words})
     assert get(server.port, f"/api/search?{query}").status == 414  # the URL is 88 KB
     with pytest.raises(InvalidParameter, match="at most 1000"):
-        searcher.search(words)  # the CLI's way in: refused by length
+        SearchRequest(q=words)  # the CLI's way in: refused by length
 
 
 def test_the_longest_query_of_distinct_words_is_answered_quickly(server: Server) -> None:

@@ -9,8 +9,9 @@ import pytest
 from core.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from index.format import VECTORS_NAME
 from indexer.build import reindex
+from search.contract import InvalidParameter, SearchRequest
 from search.fusion import REF_RANK
-from search.service import InvalidParameter, Searcher
+from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
 
@@ -31,18 +32,21 @@ def ids(result) -> list[str]:
 
 
 def test_hybrid_hits_carry_both_legs(searcher):
-    result = searcher.search("порт Чанкай")
+    result = searcher.search(SearchRequest(q="порт Чанкай"))
     top = result.results[0]
     assert top.id == CHANCAY and top.rank == 1
     assert top.bm25.rank == 1 and top.semantic is not None
     # coverage fusion: 0.8 x min-max semantic + 0.2 x min-max BM25 x coverage^4 (both
     # query words matched: coverage 1)
-    scores = [h.score for h in searcher.search("порт Чанкай", mode="semantic", k=100).results]
+    scores = [
+        h.score
+        for h in searcher.search(SearchRequest(q="порт Чанкай", mode="semantic", k=100)).results
+    ]
     low, high = min(scores), max(scores)
     semantic = (top.semantic.score - low) / (high - low)
     assert result.alpha == 0.8
     assert top.score == pytest.approx(0.8 * semantic + 0.2 * 1.0)
-    rrf = searcher.search("порт Чанкай", fusion="coverage-rrf").results[0]
+    rrf = searcher.search(SearchRequest(q="порт Чанкай", fusion="coverage-rrf")).results[0]
     assert rrf.id == CHANCAY and rrf.bm25.rank == 1
     assert rrf.score == pytest.approx(1 / 61 + 1 / (60 + rrf.semantic.rank))
     missed = [h for h in result.results if h.bm25 is None]
@@ -50,46 +54,52 @@ def test_hybrid_hits_carry_both_legs(searcher):
 
 
 def test_bm25_mode_returns_only_matching_paragraphs(searcher):
-    result = searcher.search("Чанкай", mode="bm25")
+    result = searcher.search(SearchRequest(q="Чанкай", mode="bm25"))
     assert ids(result) == [CHANCAY]
     assert result.total == 1 and result.results[0].semantic is None
 
 
 def test_semantic_mode_ranks_every_paragraph(searcher):
-    result = searcher.search("Чанкай", mode="semantic", k=100)
+    result = searcher.search(SearchRequest(q="Чанкай", mode="semantic", k=100))
     assert result.total == 21 and len(result.results) == 21
     assert all(h.bm25 is None for h in result.results)
 
 
 def test_convex_fusion_reports_its_alpha(searcher):
-    assert searcher.search("порт", fusion="convex").alpha == 0.5
-    assert searcher.search("порт", fusion="convex", alpha=0.2).alpha == 0.2
-    assert searcher.search("порт", alpha=0.2).alpha == 0.2  # the default, coverage
-    assert searcher.search("порт", fusion="rrf", alpha=0.2).alpha is None  # no weight
+    assert searcher.search(SearchRequest(q="порт", fusion="convex")).alpha == 0.5
+    assert searcher.search(SearchRequest(q="порт", fusion="convex", alpha=0.2)).alpha == 0.2
+    assert searcher.search(SearchRequest(q="порт", alpha=0.2)).alpha == 0.2  # the default, coverage
+    assert (
+        searcher.search(SearchRequest(q="порт", fusion="rrf", alpha=0.2)).alpha is None
+    )  # no weight
 
 
 def test_pages_continue_each_other_without_overlap_or_gap(searcher):
-    whole = ids(searcher.search("Азербайджан Перу", k=15))
-    pages = [ids(searcher.search("Азербайджан Перу", k=5, offset=o)) for o in (0, 5, 10)]
+    whole = ids(searcher.search(SearchRequest(q="Азербайджан Перу", k=15)))
+    pages = [
+        ids(searcher.search(SearchRequest(q="Азербайджан Перу", k=5, offset=o))) for o in (0, 5, 10)
+    ]
     assert pages[0] + pages[1] + pages[2] == whole
-    assert searcher.search("Азербайджан Перу", k=5, offset=10).results[0].rank == 11
+    assert (
+        searcher.search(SearchRequest(q="Азербайджан Перу", k=5, offset=10)).results[0].rank == 11
+    )
 
 
 def test_date_filters_apply_to_both_legs(searcher):
-    later = searcher.search("Перу Азербайджан", k=100, date_from=date(2025, 9, 5))
+    later = searcher.search(SearchRequest(q="Перу Азербайджан", k=100, date_from=date(2025, 9, 5)))
     assert {h.article_id for h in later.results} == {AZ} and later.total == 13
-    earlier = searcher.search("Перу Азербайджан", k=100, date_to=date(2025, 9, 5))
+    earlier = searcher.search(SearchRequest(q="Перу Азербайджан", k=100, date_to=date(2025, 9, 5)))
     assert {h.article_id for h in earlier.results} == {PERU}
-    bm25 = searcher.search("Чанкай", mode="bm25", date_to=date(2025, 9, 5))
+    bm25 = searcher.search(SearchRequest(q="Чанкай", mode="bm25", date_to=date(2025, 9, 5)))
     assert bm25.results == []
 
 
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [
-        ({"query": "  "}, "q"),
-        ({"query": "x" * 1001}, "q"),
-        ({"query": "порт \ud800"}, "q"),
+        ({"q": "  "}, "q"),
+        ({"q": "x" * 1001}, "q"),
+        ({"q": "порт \ud800"}, "q"),
         ({"k": 0}, "k"),
         ({"k": 101}, "k"),
         ({"offset": -1}, "offset"),
@@ -101,9 +111,9 @@ def test_date_filters_apply_to_both_legs(searcher):
     ],
 )
 def test_bad_parameters_name_themselves(searcher, kwargs, param):
-    kwargs = {"query": "порт", **kwargs}
+    kwargs = {"q": "порт", **kwargs}
     with pytest.raises(InvalidParameter) as info:
-        searcher.search(**kwargs)
+        searcher.search(SearchRequest(**kwargs))
     assert info.value.param == param
 
 
@@ -112,10 +122,10 @@ def test_a_new_build_is_picked_up_and_the_old_one_keeps_serving(tmp_path, seeds_
     reindex(seeds_copy, tmp_path / "index", encoder, tmp_path / "cache")
     searcher = Searcher(tmp_path / "index", encoder)
     old = searcher.current()
-    assert searcher.search("Антарктида", mode="bm25").results == []
+    assert searcher.search(SearchRequest(q="Антарктида", mode="bm25")).results == []
     (seeds_copy / "002_new.txt").write_text("Антарктида и пингвины.\n", encoding="utf-8")
     reindex(seeds_copy, tmp_path / "index", encoder, tmp_path / "cache")
-    assert ids(searcher.search("Антарктида", mode="bm25")) == ["002_new:0"]
+    assert ids(searcher.search(SearchRequest(q="Антарктида", mode="bm25"))) == ["002_new:0"]
     assert searcher.current() is not old
     assert old.store.count("paragraphs") == 21  # a request still holding it finishes
 
@@ -124,15 +134,15 @@ def test_no_index_then_an_index_appears(tmp_path):
     encoder = FakeEncoder()
     searcher = Searcher(tmp_path / "index", encoder)
     with pytest.raises(IndexNotFound, match="manage.py reindex"):
-        searcher.search("порт")
+        searcher.search(SearchRequest(q="порт"))
     reindex(SEEDS, tmp_path / "index", encoder, tmp_path / "cache")
-    assert searcher.search("порт").total > 0
+    assert searcher.search(SearchRequest(q="порт")).total > 0
 
 
 def test_an_index_from_another_model_is_refused(tmp_path):
     reindex(SEEDS, tmp_path / "index", FakeEncoder(name="a"), tmp_path / "cache")
     with pytest.raises(IndexMismatch, match="manage.py reindex"):
-        Searcher(tmp_path / "index", FakeEncoder(name="b")).search("порт")
+        Searcher(tmp_path / "index", FakeEncoder(name="b")).search(SearchRequest(q="порт"))
 
 
 def test_a_corrupt_build_is_an_error_every_time_not_a_crash(tmp_path):
@@ -142,38 +152,38 @@ def test_a_corrupt_build_is_an_error_every_time_not_a_crash(tmp_path):
     searcher = Searcher(tmp_path / "index", encoder)
     for _ in range(2):
         with pytest.raises(IndexCorrupt):
-            searcher.search("порт")
+            searcher.search(SearchRequest(q="порт"))
 
 
 def test_article_and_stats(searcher):
-    article, paragraphs = searcher.article(PERU)
-    assert article.date == "2025-09-04" and len(paragraphs) == 8
+    page = searcher.article(PERU)
+    assert page.article.date == "2025-09-04" and len(page.paragraphs) == 8
     assert searcher.article("nope") is None
     stats = searcher.stats()
-    assert (stats["articles"], stats["paragraphs"], stats["vectors"]) == (2, 21, "flat")
+    assert (stats.articles, stats.paragraphs, stats.vectors) == (2, 21, "flat")
 
 
 @pytest.mark.model
 def test_russian_keywords_rank_the_chancay_paragraph_first(real_searcher):
-    assert ids(real_searcher.search("порт Чанкай"))[0] == CHANCAY
+    assert ids(real_searcher.search(SearchRequest(q="порт Чанкай")))[0] == CHANCAY
 
 
 @pytest.mark.model
 def test_english_question_finds_the_stipends_paragraph_in_the_top_3(real_searcher):
-    result = real_searcher.search("stipends for NAM students")
+    result = real_searcher.search(SearchRequest(q="stipends for NAM students"))
     assert STIPENDS in ids(result)[:3]
 
 
 @pytest.mark.model
 def test_lukoil_is_not_found_in_the_news_feed(real_searcher):
-    result = real_searcher.search("Лукойл", k=100)
+    result = real_searcher.search(SearchRequest(q="Лукойл", k=100))
     assert all(h.bm25 is None for h in result.results)
     assert not any("Лукойл" in h.text or "Эпштейн" in h.text for h in result.results)
 
 
-def test_collapse_keeps_the_best_paragraph_of_each_article(searcher):
-    full = searcher.search("Азербайджан Перу порт", k=100)
-    collapsed = searcher.search("Азербайджан Перу порт", k=100, collapse=True)
+def test_grouping_by_article_keeps_the_best_paragraph_of_each_article(searcher):
+    full = searcher.search(SearchRequest(q="Азербайджан Перу порт", k=100))
+    collapsed = searcher.search(SearchRequest(q="Азербайджан Перу порт", k=100, group="article"))
     firsts = {}
     for hit in full.results:
         firsts.setdefault(hit.article_id, hit.id)
@@ -209,12 +219,15 @@ def test_pages_continue_each_other_over_a_corpus_deeper_than_the_normalisation(t
         tmp_path / "corpus", tmp_path / "index", primary, tmp_path / "cache", cross_encoder=cross
     )
     searcher = Searcher(tmp_path / "index", primary, cross)
-    assert searcher.stats()["paragraphs"] == 300 > 2 * REF_RANK
+    assert searcher.stats().paragraphs == 300 > 2 * REF_RANK
     for query, mode in (("порт груз", "hybrid"), ("ships to the port", "semantic")):
-        whole = ids(searcher.search(query, k=100, mode=mode, offset=100))
-        pages = [ids(searcher.search(query, k=10, mode=mode, offset=o)) for o in range(0, 200, 10)]
+        whole = ids(searcher.search(SearchRequest(q=query, k=100, mode=mode, offset=100)))
+        pages = [
+            ids(searcher.search(SearchRequest(q=query, k=10, mode=mode, offset=o)))
+            for o in range(0, 200, 10)
+        ]
         joined = [hit for page in pages for hit in page]
-        assert joined[:100] == ids(searcher.search(query, k=100, mode=mode))
+        assert joined[:100] == ids(searcher.search(SearchRequest(q=query, k=100, mode=mode)))
         assert joined[100:] == whole
 
 
@@ -238,6 +251,12 @@ def test_a_query_naming_an_article_title_finds_its_paragraphs(tmp_path):
     encoder = FakeEncoder()
     reindex(tmp_path / "corpus", tmp_path / "index", encoder, tmp_path / "cache", title_weight=0)
     searcher = Searcher(tmp_path / "index", encoder)
-    top = searcher.search("туман", mode="semantic").results[:2]
+    top = searcher.search(SearchRequest(q="туман", mode="semantic")).results[:2]
     assert [h.article_id for h in top] == ["fog", "fog"]
-    assert searcher.search("туман", mode="semantic", dense="primary").results[0].article_id != "fog"
+    assert (
+        Searcher(searcher.index_dir, searcher.encoder, dense="primary")
+        .search(SearchRequest(q="туман", mode="semantic"))
+        .results[0]
+        .article_id
+        != "fog"
+    )

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.build import reindex
+from search.contract import SearchRequest
 from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
@@ -99,7 +100,7 @@ def test_the_old_index_object_is_freed_as_soon_as_no_request_holds_it(tmp_path: 
         return response.status_code, response.get_data()
 
     def found() -> bool:
-        return searcher.search(NEW_WORD, mode="bm25").total > 0
+        return searcher.search(SearchRequest(q=NEW_WORD, mode="bm25")).total > 0
 
     with Load(send, QUERIES) as load:
         swap_twice(source, index_dir, cache, found)
@@ -116,11 +117,11 @@ def test_a_swapped_out_build_keeps_no_file_open_even_without_gc(tmp_path: Path) 
     searcher = Searcher(tmp_path / "index", encoder)
     gc.disable()
     try:
-        searcher.search("порт")
+        searcher.search(SearchRequest(q="порт"))
         searcher.article("000_f267e610140cff85")
         assert open_files_of(os.getpid(), first) != []
         reindex(SEEDS, tmp_path / "index", encoder, tmp_path / "cache")
-        searcher.search("порт")  # moves to the new build, dropping the old one
+        searcher.search(SearchRequest(q="порт"))  # moves to the new build, dropping the old one
         assert open_files_of(os.getpid(), first) == []
     finally:
         gc.enable()

@@ -22,6 +22,7 @@ from core.errors import IndexCorrupt, SearchError
 from index.format import swap_in
 from index.lexical import LexicalIndex
 from indexer.build import reindex
+from search.contract import SearchRequest
 from search.service import Searcher
 from tests.audit import recording
 from tests.conftest import SEEDS
@@ -64,8 +65,8 @@ def exercise(searcher: Searcher) -> None:
     from datetime import date
 
     for mode in ("hybrid", "bm25", "semantic"):
-        searcher.search("порт Чанкай", mode=mode)
-    searcher.search("Перу", fusion="convex", date_from=date(2025, 9, 1), k=100)
+        searcher.search(SearchRequest(q="порт Чанкай", mode=mode))
+    searcher.search(SearchRequest(q="Перу", fusion="convex", date_from=date(2025, 9, 1), k=100))
     searcher.article("000_f267e610140cff85")
     searcher.stats()
 
@@ -109,7 +110,7 @@ def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, par
     planted, marker = plant_pickle(tmp_path, part)
     searcher = Searcher(tmp_path / "index", FakeEncoder())
     with recording("pickle.find_class") as lookups, pytest.raises(IndexCorrupt):
-        searcher.search("порт")
+        searcher.search(SearchRequest(q="порт"))
     with pytest.raises(IndexCorrupt, match="pickle"):
         LexicalIndex.load(planted / "bm25", mmap=False)  # not memory-mapped: still refused
     assert not marker.exists()
@@ -120,7 +121,7 @@ def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, par
 def test_a_pickle_planted_in_a_title_array_is_refused_not_run(tmp_path: Path, part: str) -> None:
     _, marker = plant_pickle(tmp_path, part)
     with recording("pickle.find_class") as lookups, pytest.raises(IndexCorrupt, match="title"):
-        Searcher(tmp_path / "index", FakeEncoder()).search("порт")
+        Searcher(tmp_path / "index", FakeEncoder()).search(SearchRequest(q="порт"))
     assert not marker.exists()
     assert lookups == []
 
@@ -239,9 +240,9 @@ def test_a_failed_build_is_not_read_again_on_every_request(tmp_path: Path) -> No
     swap_in(tmp_path / "index", broken)
     searcher = Searcher(tmp_path / "index", FakeEncoder())
     with pytest.raises(IndexCorrupt):
-        searcher.search("порт")
+        searcher.search(SearchRequest(q="порт"))
     with recording("open") as opened, pytest.raises(IndexCorrupt):
-        searcher.search("порт")
+        searcher.search(SearchRequest(q="порт"))
     assert [path for _, path in opened if str(broken) in str(path)] == []
 
 

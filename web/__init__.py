@@ -7,8 +7,6 @@ embedding model, is built on first use, once per process.
 
 from __future__ import annotations
 
-import threading
-
 from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestURITooLarge
@@ -16,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from core.config import Settings
 from search.service import Searcher
+from web.searcher import LazySearcher
 
 # Nothing here takes a request body; anything bigger than this is refused unread.
 MAX_BODY_BYTES = 64 * 1024
@@ -32,28 +31,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-
-
-class LazySearcher:
-    """The app's Searcher, built on first use so that the model loads once per process."""
-
-    def __init__(self, settings: Settings, searcher: Searcher | None = None) -> None:
-        self._settings = settings
-        self._searcher = searcher
-        self._lock = threading.Lock()
-
-    def get(self) -> Searcher:
-        """The Searcher; the first call loads the model (seconds), concurrent ones wait."""
-        if self._searcher is None:
-            with self._lock:
-                if self._searcher is None:  # a failed load is not kept: the next call retries
-                    self._searcher = Searcher.from_settings(self._settings)
-        return self._searcher
-
-
-def get_searcher() -> Searcher:
-    """The Searcher of the app handling the current request."""
-    return current_app.extensions["poisk"].get()
 
 
 def is_api_request() -> bool:

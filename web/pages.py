@@ -13,11 +13,20 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from core.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
-from core.records import Hit, SearchResult
-from search.service import MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter, trim_query
-from web import get_searcher
-from web.api import choice_arg, int_arg, query_arg
+from core.errors import SearchError
+from search.contract import (
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MODES,
+    Hit,
+    InvalidParameter,
+    SearchRequest,
+    SearchResult,
+    problem,
+    trim_query,
+)
+from web.errors import STATUS, status_of
+from web.searcher import get_searcher
 
 bp = Blueprint("pages", __name__)
 
@@ -43,12 +52,14 @@ ERROR_TITLES = {
 @bp.get("/")
 def search() -> ResponseReturnValue:
     """The search form; with `q`, one page of results under it."""
-    mode = choice_arg(request.args, "mode", MODES)
+    mode = _mode()
     if not trim_query(request.args.get("q", "")):
         return render_template("search.html", q="", mode=mode, result=None, **_form_context())
-    query = query_arg(request.args)
-    page = int_arg(request.args, "page", 1, 1, LAST_PAGE)
-    result = get_searcher().search(query, k=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, mode=mode)
+    page = _page_number()
+    offset = (page - 1) * PAGE_SIZE
+    search_request = SearchRequest.from_query(request.args, k=PAGE_SIZE, offset=offset)
+    result = get_searcher().search(search_request)
+    query = search_request.q
     return render_template(
         "search.html",
         q=query,
@@ -58,6 +69,22 @@ def search() -> ResponseReturnValue:
         pager=_pager(result, query, mode, page),
         **_form_context(),
     )
+
+
+def _mode() -> str:
+    """The request's mode (the form shows it even without a query); 400 when unknown."""
+    mode = request.args.get("mode", MODES[0])
+    if mode not in MODES:
+        raise InvalidParameter("mode", problem("mode", SearchRequest.model_fields["mode"]))
+    return mode
+
+
+def _page_number() -> int:
+    """`page`, from 1 to LAST_PAGE: the page's own parameter (the API takes offset)."""
+    raw = request.args.get("page", "1")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= LAST_PAGE:
+        raise InvalidParameter("page", f"page must be an integer from 1 to {LAST_PAGE}")
+    return int(raw)
 
 
 def _form_context() -> dict[str, Any]:
@@ -97,12 +124,12 @@ def article(article_id: str) -> ResponseReturnValue:
     found = get_searcher().article(article_id)
     if found is None:
         abort(404, description=f"Статьи {article_id!r} нет / No article {article_id!r}")
-    meta, paragraphs = found
+    meta = found.article
     back = url_for("pages.search", q=request.args.get("q") or None, mode=_given_mode())
     return render_template(
         "article.html",
         article=meta,
-        paragraphs=paragraphs,
+        paragraphs=found.paragraphs,
         hl=request.args.get("hl", type=int),
         source_url=_web_url(meta.url),
         back=back,
@@ -142,21 +169,18 @@ def error_page(
     return render_template("error.html", title=title, **context, **_form_context()), status
 
 
-@bp.errorhandler(InvalidParameter)
-def _bad_parameter(exc: InvalidParameter) -> ResponseReturnValue:
-    return error_page(400, str(exc), keep_query=True)
+def _search_error(exc: SearchError) -> ResponseReturnValue:
+    """A domain error as a page with its status (web/errors.py): a bad parameter refills the
+    form to fix it; an unusable index says how to build one."""
+    status, code = status_of(exc)
+    if isinstance(exc, InvalidParameter):
+        return error_page(status, str(exc), keep_query=True)
+    command = "python manage.py reindex" if code == "index_unavailable" else None
+    return error_page(status, str(exc), command=command)
 
 
-@bp.errorhandler(IndexNotFound)
-@bp.errorhandler(IndexMismatch)
-@bp.errorhandler(IndexCorrupt)
-def _index_unavailable(exc: SearchError) -> ResponseReturnValue:
-    return error_page(503, str(exc), command="python manage.py reindex")
-
-
-@bp.errorhandler(ModelError)
-def _model_unavailable(exc: ModelError) -> ResponseReturnValue:
-    return error_page(503, str(exc))
+for _kind in STATUS:
+    bp.register_error_handler(_kind, _search_error)
 
 
 def http_error(exc: HTTPException) -> ResponseReturnValue:

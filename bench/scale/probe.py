@@ -24,6 +24,7 @@ from encoders import encoder as _encoder  # noqa: F401  (OMP_WAIT_POLICY=PASSIVE
 from index.format import current_build
 from index.manifest import Manifest
 from index.text import analyze
+from search.contract import SearchRequest
 from search.service import Searcher
 
 WARMUP = 20
@@ -79,10 +80,10 @@ def probe(index_dir: Path, texts: list[str], vectors: np.ndarray, repeat: int) -
     load_s = time.perf_counter() - started
     after_load = status()
     started = time.perf_counter()
-    searcher.search(texts[0])
+    searcher.search(SearchRequest(q=texts[0]))
     first_ms = (time.perf_counter() - started) * 1000
     for i in range(min(WARMUP, len(texts))):
-        searcher.search(texts[i], mode="hybrid")
+        searcher.search(SearchRequest(q=texts[i], mode="hybrid"))
     n = len(texts)
     terms = [analyze(t) for t in texts]
     latency = {
@@ -90,7 +91,9 @@ def probe(index_dir: Path, texts: list[str], vectors: np.ndarray, repeat: int) -
         "dense_leg": timings(lambda i: index.vectors.search(vectors[i], DEPTH), n, repeat),
     }
     for mode in ("bm25", "semantic", "hybrid"):
-        latency[mode] = timings(lambda i, m=mode: searcher.search(texts[i], mode=m), n, repeat)
+        latency[mode] = timings(
+            lambda i, m=mode: searcher.search(SearchRequest(q=texts[i], mode=m)), n, repeat
+        )
     return {
         "load_s": round(load_s, 3),
         "first_search_ms": round(first_ms, 1),
