@@ -1,113 +1,89 @@
-"""Compare fusion rules on a labelled query set, from one run of each leg per query.
+"""Compare fusion rules on labelled query sets of several domains, from one run of each leg.
 
-Run: .venv/bin/python -m eval.tune_fusion --queries eval/gimp/queries.jsonl --split tune \
-         --index var/gimp-index
+Run: .venv/bin/python -m eval.tune_fusion --split tune \
+         --set gimp=eval/gimp/queries.jsonl:var/gimp-index \
+         --set news=eval/news/queries.jsonl:var/news-index
 
 Each query's BM25 leg and both dense rankings (the model's and the cross-lingual model's)
-are fetched once (depth 100, as the Searcher does for a first page) and every rule is
-applied to the same rankings, so a sweep costs one encoding per query and model. Three
-sweeps: the cross-lingual model's share of the semantic leg (`dense-S-O`: S for a query in
-the corpus's script, O for one in another), the title boost (`title-B`), and the fusion of
-BM25 with that semantic leg. The
-figures are MRR@10 per query kind and language; the chosen rule is then confirmed with
-`manage.py evaluate`, which runs the real Searcher.
+are fetched once (depth 100, as the Searcher does for a first page) and kept in a JSON file
+under bench/out/legs/, so a sweep costs one encoding per query and model, once. Every rule
+is applied to the same rankings. The figures are MRR@10 per domain, query kind and
+language; `--choose` picks, within each family of rules, the member with the best mean over
+the domains' kinds (every kind of every domain weighing the same), and reports
+leave-one-domain-out: chosen on one domain, measured on the other. The chosen rule is then
+confirmed with `manage.py evaluate`, which runs the real Searcher.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 from core.config import Settings
-from encoders.crosslingual import load_cross_encoder
-from encoders.encoder import load_encoder
-from eval.harness import judge, load_queries
-from index.format import LoadedIndex
-from index.store import Store
-from index.text import analyze
+from eval.harness import Query, load_queries
 from search import fusion
-from search.service import CROSS_WEIGHTS, MIN_DEPTH, Searcher
+from search.service import Searcher
 
 Ranking = list[tuple[int, float]]
+LEGS_DIR = Path("bench/out/legs")
 
 
-class Legs(NamedTuple):
-    """One query's BM25 ranking, each BM25 hit's query coverage, and the two models' legs
-    as the Searcher makes them (rankings, title similarities); whether the query is in the
-    corpus's main script."""
+@dataclass(frozen=True)
+class Legs:
+    """One query's legs as the Searcher makes them: the BM25 ranking, each BM25 hit's query
+    coverage, the two models' legs (rankings, title similarities), whether the query is in
+    the corpus's main script; and the ids of every doc they name, for judging."""
 
     lexical: Ranking
     coverage: dict[int, float]
     models: list[fusion.DenseLeg]
     same_script: bool
+    ids: dict[int, tuple[str, str]]  # doc -> (paragraph id, article id)
 
-    def dense(
-        self,
-        same: float = CROSS_WEIGHTS["same"],
-        other: float = CROSS_WEIGHTS["other"],
-        boost: float = fusion.TITLE_BOOST,
-    ) -> Ranking:
-        """The semantic leg with the cross model's share by the query's script."""
-        share = same if self.same_script else other
-        primary, cross = self.models
-        legs = [replace(primary, share=1 - share), replace(cross, share=share)]
-        return fusion.semantic(legs, boost)
-
-    def min_max_pair(self) -> Ranking:
-        """The two models min-max normalised and mixed by the same shares, without the
-        title boost (the semantic leg before z-scores)."""
-        share = CROSS_WEIGHTS["same" if self.same_script else "other"]
-        return fusion.convex(self.models[0].ranking, self.models[1].ranking, share)
+    def dense(self, boost: float = fusion.TITLE_BOOST) -> Ranking:
+        """The semantic leg, as the Searcher fuses it."""
+        return fusion.semantic(self.models, boost)
 
     def weights(self, power: int = 4) -> dict[int, float]:
         """BM25 hit weights: coverage ** power."""
         return {d: c**power for d, c in self.coverage.items()}
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lexical": self.lexical,
+            "coverage": list(self.coverage.items()),
+            "models": [
+                {"ranking": m.ranking, "share": m.share, "titles": list(m.titles.items())}
+                for m in self.models
+            ],
+            "same_script": self.same_script,
+            "ids": [[d, *pair] for d, pair in self.ids.items()],
+        }
 
-Rule = Callable[[Legs], Ranking]
-
-
-def rules() -> dict[str, Rule]:
-    """The rules compared: each ranking alone; the cross model's share of the semantic leg;
-    the title boost; z-scores against min-max; plain and coverage-weighted RRF,
-    coverage-weighted and plain convex over sweeps of the semantic weight."""
-    table: dict[str, Rule] = {
-        "bm25": lambda legs: legs.lexical,
-        "primary": lambda legs: legs.models[0].ranking,
-        "cross": lambda legs: legs.models[1].ranking,
-        "semantic": lambda legs: legs.dense(),
-    }
-    for same, other in ((0.5, 0.5), (0.3, 0.5), (0.3, 0.6), (0.3, 0.7), (0.2, 0.6), (0.4, 0.6)):
-        table[f"dense-{same}-{other}"] = lambda legs, s=same, o=other: fusion.convex(
-            legs.lexical, legs.dense(s, o), 0.8, legs.weights()
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Legs:
+        pairs = lambda rows: [(int(d), float(s)) for d, s in rows]  # noqa: E731
+        models = [
+            fusion.DenseLeg(pairs(m["ranking"]), m["share"], dict(pairs(m["titles"])))
+            for m in row["models"]
+        ]
+        ids = {int(d): (pid, aid) for d, pid, aid in row["ids"]}
+        return cls(
+            pairs(row["lexical"]), dict(pairs(row["coverage"])), models, row["same_script"], ids
         )
-    table["min-max-pair"] = lambda legs: fusion.convex(  # the pair min-max'd, no titles
-        legs.lexical, legs.min_max_pair(), 0.8, legs.weights()
-    )
-    for boost in (0.0, 0.1, 0.2, 0.3, 0.5):
-        table[f"title-{boost}"] = lambda legs, b=boost: fusion.convex(
-            legs.lexical, legs.dense(boost=b), 0.8, legs.weights()
-        )
-    table["rrf"] = lambda legs: fusion.rrf([legs.lexical, legs.dense()])
-    for p in (2, 4):
-        table[f"coverage^{p}"] = lambda legs, p=p: fusion.rrf(
-            [legs.lexical, legs.dense()], weights=[legs.weights(p), None]
-        )
-    for a in (0.5, 0.7, 0.8, 0.9):  # convex, BM25's normalised scores x coverage^4
-        table[f"coverage-convex-{a}"] = lambda legs, a=a: fusion.convex(
-            legs.lexical, legs.dense(), a, legs.weights()
-        )
-    for a in (0.5, 0.7, 0.9):
-        table[f"convex-{a}"] = lambda legs, a=a: fusion.convex(legs.lexical, legs.dense(), a)
-    return table
 
 
-def legs_of(searcher: Searcher, index: LoadedIndex, text: str) -> Legs:
+def legs_of(searcher: Searcher, text: str) -> Legs:
     """Every ranking at the first page's depth, and each BM25 hit's query coverage."""
+    from index.text import analyze
+    from search.service import MIN_DEPTH
+
+    index = searcher.current()
     if index.cross is None or searcher.cross is None:
         raise SystemExit("the index has no cross-lingual vectors: reindex with the default")
     terms = analyze(text)
@@ -115,47 +91,142 @@ def legs_of(searcher: Searcher, index: LoadedIndex, text: str) -> Legs:
     docs = [d for d, _ in lexical]
     coverage = dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
     models = searcher.dense_legs(index, text, MIN_DEPTH)
-    return Legs(lexical, coverage, models, index.in_main_script(text))
+    named = sorted({d for d, _ in lexical} | {d for m in models for d, _ in m.ranking})
+    paragraphs = index.store.paragraphs(named)
+    ids = {d: (paragraphs[d].id, paragraphs[d].article_id) for d in named}
+    return Legs(lexical, coverage, models, index.in_main_script(text), ids)
 
 
-def hits_for(store: Store, ranking: list[tuple[int, float]]) -> list:
-    """Minimal hits (id, article id, text) for judging the top 10."""
-    rows = [d for d, _ in ranking[:10]]
-    paragraphs = store.paragraphs(rows)
-    return [_Hit(paragraphs[r].id, paragraphs[r].article_id, paragraphs[r].text) for r in rows]
+def cached_legs(name: str, queries: list[Query], index: Path, split: str | None) -> list[Legs]:
+    """Each query's legs, from bench/out/legs/<name>-<split>.json when it matches the build."""
+    build = index.resolve().name
+    path = LEGS_DIR / f"{name}-{split or 'all'}.json"
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved["build"] == build and saved["queries"] == [q.text for q in queries]:
+            return [Legs.from_json(row) for row in saved["legs"]]
+    from encoders.crosslingual import load_cross_encoder
+    from encoders.encoder import load_encoder
+
+    settings = Settings.from_env()
+    encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
+    searcher = Searcher(index, encoder, load_cross_encoder(settings.cross_model))
+    legs = [legs_of(searcher, q.text) for q in queries]
+    LEGS_DIR.mkdir(parents=True, exist_ok=True)
+    payload = {"build": build, "queries": [q.text for q in queries]}
+    payload["legs"] = [leg.to_json() for leg in legs]
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return legs
 
 
-class _Hit:
-    def __init__(self, pid: str, article_id: str, text: str) -> None:
-        self.id, self.article_id, self.text = pid, article_id, text
+Rule = Callable[[Legs], Ranking]
+
+
+def rules() -> dict[str, Rule]:
+    """The rules compared, named `family:member`: each leg alone; today's default (convex,
+    BM25 x coverage^4); plain and weighted RRF; convex whose semantic weight follows the
+    query's script; and convex that trusts BM25 more when its first hit holds the query."""
+    table: dict[str, Rule] = {
+        "leg:bm25": lambda legs: legs.lexical,
+        "leg:semantic": lambda legs: legs.dense(),
+        "rrf:plain": lambda legs: fusion.rrf([legs.lexical, legs.dense()]),
+        "rrf:coverage4": lambda legs: fusion.rrf(
+            [legs.lexical, legs.dense()], weights=[legs.weights(), None]
+        ),
+    }
+    for a in (0.5, 0.6, 0.7, 0.8, 0.9):
+        table[f"convex:{a}"] = lambda legs, a=a: fusion.convex(
+            legs.lexical, legs.dense(), a, legs.weights()
+        )
+    for same in (0.3, 0.4, 0.5, 0.6, 0.7):
+        table[f"script:{same}"] = lambda legs, s=same: fusion.convex(
+            legs.lexical, legs.dense(), s if legs.same_script else 0.8, legs.weights()
+        )
+    for trusted in (0.2, 0.3, 0.4, 0.5):
+        table[f"evidence:{trusted}"] = lambda legs, t=trusted: fusion.convex(
+            legs.lexical, legs.dense(), t if _holds_query(legs) else 0.8, legs.weights()
+        )
+    return table
+
+
+def _holds_query(legs: Legs) -> bool:
+    """BM25's first hit holds every query word the index knows, and the query is written in
+    the corpus's script: the query's own evidence that its words are what it asks for."""
+    if not legs.lexical or not legs.same_script:
+        return False
+    return legs.coverage[legs.lexical[0][0]] >= 0.999
+
+
+def mrr(legs: Legs, ranking: Ranking, relevant: tuple[Any, ...]) -> float:
+    """Reciprocal rank of the first relevant hit in the top 10 (0 beyond)."""
+    for rank, (doc, _) in enumerate(ranking[:10], start=1):
+        pid, aid = legs.ids[doc]
+        if pid in relevant or aid in relevant:
+            return 1 / rank
+    return 0.0
+
+
+Table = dict[tuple[str, str, str], dict[str, float]]  # (domain, kind, lang) -> rule -> MRR
+
+
+def measure(sets: dict[str, tuple[list[Query], list[Legs]]], table: dict[str, Rule]) -> Table:
+    """Mean MRR@10 of every rule per (domain, kind, language)."""
+    sums: Table = defaultdict(lambda: defaultdict(float))
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for domain, (queries, legs) in sets.items():
+        for q, leg in zip(queries, legs, strict=True):
+            group = (domain, q.kind or "all", q.lang)
+            counts[group] += 1
+            for name, rule in table.items():
+                sums[group][name] += mrr(leg, rule(leg), q.relevant)
+    return {g: {n: sums[g][n] / counts[g] for n in table} for g in sorted(counts)}
+
+
+def choose(scores: Table, domains: set[str], family: str) -> str:
+    """The member of `family` with the best mean over the groups of `domains`."""
+    groups = [g for g in scores if g[0] in domains]
+    members = [n for n in next(iter(scores.values())) if n.startswith(family + ":")]
+    return max(members, key=lambda n: sum(scores[g][n] for g in groups) / len(groups))
+
+
+def report(scores: Table, names: list[str]) -> str:
+    """A Markdown table: a row per (domain, kind, language), a column per rule."""
+    lines = ["| domain | kind | lang | " + " | ".join(names) + " |"]
+    lines.append("|---|---|---|" + "---|" * len(names))
+    for (domain, kind, lang), row in scores.items():
+        lines.append(
+            f"| {domain} | {kind} | {lang} | " + " | ".join(f"{row[n]:.3f}" for n in names) + " |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--set", action="append", required=True, help="NAME=QUERIES:INDEX")
     parser.add_argument("--split")
-    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--choose", action="store_true", help="pick per family; LODO")
     args = parser.parse_args()
-    settings = Settings.from_env()
-    encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
-    searcher = Searcher(args.index, encoder, load_cross_encoder(settings.cross_model))
-    index = searcher.current()
+    sets = {}
+    for spec in args.set:
+        name, _, paths = spec.partition("=")
+        queries_path, _, index = paths.partition(":")
+        queries = load_queries(Path(queries_path), args.split)
+        sets[name] = (queries, cached_legs(name, queries, Path(index), args.split))
     table = rules()
-    sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for q in load_queries(args.queries, args.split):
-        legs = legs_of(searcher, index, q.text)
-        for group in ((q.kind, q.lang), ("all", q.lang)):
-            counts[group] += 1
-            for name, rule in table.items():
-                ranks = judge(hits_for(index.store, rule(legs)), q.relevant)
-                sums[group][name] += 1 / ranks[0] if ranks else 0.0
-    names = list(table)
-    print("| kind | lang | n | " + " | ".join(names) + " |")
-    print("|---|---|---|" + "---|" * len(names))
-    for group in sorted(counts):
-        cells = " | ".join(f"{sums[group][n] / counts[group]:.3f}" for n in names)
-        print(f"| {group[0]} | {group[1]} | {counts[group]} | {cells} |")
+    scores = measure(sets, table)
+    print(report(scores, list(table)))
+    if args.choose:
+        domains = set(sets)
+        families = sorted({n.split(":")[0] for n in table} - {"leg"})
+        print(
+            "\n| family | chosen on all | "
+            + " | ".join(f"chosen on {d}" for d in sorted(domains))
+            + " |"
+        )
+        print("|---|---|" + "---|" * len(domains))
+        for family in families:
+            cells = [choose(scores, {d}, family) for d in sorted(domains)]
+            print(f"| {family} | {choose(scores, domains, family)} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
