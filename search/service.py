@@ -19,6 +19,7 @@ from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from core.records import Article, Hit, LegHit, Paragraph, SearchResult
 from index.format import LoadedIndex, current_build, load_build
+from index.manifest import Expected
 from index.text import analyze
 from search import fusion as fuse
 from search.fusion import DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
@@ -126,9 +127,7 @@ class Searcher:
             raise self._failed[1]
         try:
             index = load_build(build)
-            m = self.encoder
-            index.manifest.check(m.name, m.fingerprint, m.dimension)
-            index.manifest.check_cross(self.cross)
+            index.manifest.check(Expected.serving(self.encoder, self.cross))
         except SearchError as exc:
             self._failed = (build, exc)
             raise
@@ -230,14 +229,14 @@ class Searcher:
         """What the current index holds and how it was built."""
         manifest = self.current().manifest
         return {
-            "articles": manifest.counts["articles"],
-            "paragraphs": manifest.counts["paragraphs"],
-            "model": manifest.model,
-            "cross_model": manifest.cross_model,
+            "articles": manifest.counts.articles,
+            "paragraphs": manifest.counts.paragraphs,
+            "model": manifest.model.model_dump(),
+            "cross_model": manifest.cross_model and manifest.cross_model.model_dump(),
             "built_at": manifest.built_at,
             "generation": manifest.generation,
-            "vectors": manifest.vectors["kind"],
-            "source": manifest.source["path"],
+            "vectors": manifest.vectors.kind,
+            "source": manifest.source.path,
         }
 
 

@@ -11,6 +11,7 @@ from bench.scale.build import build_index
 from bench.scale.corpus import SyntheticCorpus
 from bench.scale.probe import probe
 from bench.scale.report import parse_indexing
+from index.manifest import ModelRecord
 
 WRK = """Running 30s test @ http://127.0.0.1:8000/
   Latency Distribution
@@ -60,7 +61,7 @@ def test_the_corpus_is_seeded_and_its_vectors_cluster_by_story():
 def test_a_small_bench_index_is_built_and_searched(tmp_path: Path):
     corpus = SyntheticCorpus(300)
     queries = corpus.queries(5)
-    model = {"name": "fake", "fingerprint": "f" * 64, "dimension": 384}
+    model = ModelRecord(name="fake", fingerprint="f" * 64, dimension=384, dtype="float32")
     figures, _, _ = build_index(corpus, tmp_path / "index", model, log=lambda s: None)
     assert figures["faiss_kind"] == "flat" and figures["disk_mb"] > 0
     result = probe(

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
-from index.format import VECTORS_NAME, builds_dir, load_index
+from index.format import VECTORS_NAME, load_index
+from index.manifest import Expected
+from index.swap import builds_dir
 from indexer.build import is_current, reindex
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEncoder
@@ -43,7 +45,7 @@ def test_seeds_give_13_and_8_body_paragraphs_without_the_feed(tmp_path, fake_enc
 def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["model"] == {
         "name": "fake",
         "fingerprint": fake_encoder.fingerprint,
@@ -98,8 +100,8 @@ def test_an_index_from_another_model_is_refused(tmp_path, fake_encoder):
     other = FakeEncoder(name="other-model")
     manifest = load_index(tmp_path / "index").manifest
     with pytest.raises(IndexMismatch, match="other-model.*manage.py reindex"):
-        manifest.check(other.name, other.fingerprint, other.dimension)
-    manifest.check(fake_encoder.name, fake_encoder.fingerprint, fake_encoder.dimension)
+        manifest.check(Expected.serving(other))
+    manifest.check(Expected.serving(fake_encoder))
 
 
 def test_staleness_follows_the_files_the_model_and_its_dtype(tmp_path, seeds_copy, fake_encoder):
@@ -184,7 +186,7 @@ def test_english_queries_find_russian_paragraphs_with_the_real_model(
     if not index_dir.exists():
         reindex(SEEDS, index_dir, real_encoder, tmp_path_factory.getbasetemp() / "real-cache")
     index = load_index(index_dir)
-    index.manifest.check(real_encoder.name, real_encoder.fingerprint, real_encoder.dimension)
+    index.manifest.check(Expected.serving(real_encoder))
     hits = index.vectors.search(real_encoder.encode_queries([query])[0], within)
     texts = index.store.paragraphs([row for row, _ in hits])
     assert any(texts[row].text.startswith(expected_start) for row, _ in hits)
