@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -330,11 +329,11 @@ def evaluate(
 @one_line_errors
 def stats(ctx: click.Context, index_dir: Path | None) -> None:
     """What the index holds and how it was built (no model needed)."""
-    from index.format import current_build
     from index.manifest import Manifest
+    from index.swap import current_build
 
     build = current_build(index_dir or ctx.obj["settings"].index_dir)
-    click.echo(json.dumps(asdict(Manifest.read(build)), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(Manifest.read(build).model_dump(), ensure_ascii=False, indent=2))
 
 
 @cli.command()

@@ -74,7 +74,7 @@ def synthetic_index(folder: Path, cache: Path, corpus: SyntheticCorpus) -> Path:
     for index in (SCALE_OUT / str(corpus.n) / "index", folder / f"synthetic-{corpus.n}" / "index"):
         try:
             manifest = Manifest.read(index.resolve())
-            if manifest.source["path"] == source and manifest.model == model:
+            if manifest.source.path == source and manifest.model == model:
                 return index
         except SearchError:
             pass

@@ -1,106 +1,137 @@
-"""The index on disk: its layout, the atomic swap of a new build, and loading it back.
+"""One build of the index on disk: its parts, written and read here, side by side.
 
-`var/index` is a symbolic link to the current build, `var/index.builds/<generation>/`.
-A reindex writes a complete new build beside it and then replaces the link with one
-rename, which is atomic: a reader sees the old build or the new one, never half of
-either, and a reindex killed at any moment leaves the link on the old build.
+A build is a folder (index/swap.py: where builds live, how one is swapped in) holding
+
+    store.sqlite          articles and paragraphs (index/store.py)
+    bm25/                 the BM25 arrays (index/lexical.py)
+    vectors.faiss         the primary model's paragraph vectors (index/vectors.py)
+    vectors-cross.faiss   the cross-lingual model's, when the build has one
+    titles*.npy, title_rows.npy   each model's article title vectors (index/titles.py)
+    manifest.json         written last: what the build was made from and with
+
+BuildWriter writes them (a reindex, and the scale bench's synthetic builds: the same
+code, so the same manifest); load_build() opens them and checks that they agree.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from core.errors import REINDEX_HINT, IndexCorrupt, IndexNotFound, SearchError
+from core.errors import REINDEX_HINT, IndexCorrupt
+from core.records import Article, Paragraph
 from index.lexical import LexicalIndex
-from index.manifest import MANIFEST_NAME, Manifest
-from index.store import Store
+from index.manifest import (
+    ANALYZER,
+    BM25,
+    FORMAT_VERSION,
+    Counts,
+    Manifest,
+    ModelRecord,
+    SourceRecord,
+    VectorsRecord,
+)
+from index.store import Store, write_store
+from index.swap import builds_dir, current_build, fsync_tree, new_generation, swap_in
 from index.text import script as script_of
-from index.titles import Titles, load_titles
+from index.titles import Titles, load_titles, save_titles
 from index.vectors import VectorIndex
 
 STORE_NAME = "store.sqlite"
 BM25_DIR = "bm25"
 VECTORS_NAME = "vectors.faiss"
 CROSS_VECTORS_NAME = "vectors-cross.faiss"  # the cross-lingual leg's, when the build has one
-KEEP_BUILDS = 2  # the current build and the one before it, for readers still on it
 
 
-def builds_dir(index_dir: Path) -> Path:
-    """Folder holding every build of the index at `index_dir`."""
-    return index_dir.with_name(index_dir.name + ".builds")
+class BuildWriter:
+    """Writes one new build folder, a part a call, so that a caller may time each or free
+    memory between them; then its manifest (last: a build with a manifest is complete),
+    and swaps it in. Every part must be written before the manifest."""
 
+    def __init__(self, index_dir: Path, generation: str | None = None) -> None:
+        self.index_dir = index_dir
+        self.path = builds_dir(index_dir) / (generation or new_generation())
+        self.path.mkdir(parents=True)
+        self._counts = (0, 0)  # articles, paragraphs
+        self._written: set[str] = set()
+        self._vectors: VectorIndex | None = None
 
-def current_build(index_dir: Path) -> Path:
-    """The build folder `index_dir` points at; IndexNotFound when there is none."""
-    if not index_dir.exists():
-        raise IndexNotFound(f"no index at {index_dir}; {REINDEX_HINT}")
-    return index_dir.resolve()
+    def store(self, articles: Sequence[Article], paragraphs: Sequence[Paragraph]) -> None:
+        """The SQLite store of the articles and their paragraphs, in row order."""
+        write_store(self.path / STORE_NAME, articles, paragraphs)
+        self._counts = (len(articles), len(paragraphs))
+        self._written.add("store")
 
+    def lexical(self, index: LexicalIndex) -> None:
+        """The BM25 index of the paragraphs."""
+        index.save(self.path / BM25_DIR)
+        self._written.add("bm25")
 
-def swap_in(index_dir: Path, build: Path) -> None:
-    """Point `index_dir` at `build` atomically, then drop builds no longer needed."""
-    if index_dir.exists() and not index_dir.is_symlink():
-        if index_dir.is_dir() and not any(index_dir.iterdir()):
-            index_dir.rmdir()
-        else:
-            raise SearchError(
-                f"{index_dir} exists and is not an index link made by poisk; "
-                "move it away or choose another --index"
-            )
-    link = index_dir.with_name(f".{index_dir.name}.{build.name}.link")
-    link.unlink(missing_ok=True)
-    link.symlink_to(os.path.relpath(build, index_dir.parent))
-    os.replace(link, index_dir)
-    _fsync_dir(index_dir.parent)
-    prune_builds(index_dir)
+    def vectors(self, index: VectorIndex) -> None:
+        """The primary model's paragraph vectors."""
+        index.save(self.path / VECTORS_NAME)
+        self._vectors = index
+        self._written.add("vectors")
 
+    def cross_vectors(self, index: VectorIndex) -> None:
+        """The cross-lingual model's paragraph vectors."""
+        index.save(self.path / CROSS_VECTORS_NAME)
+        self._written.add("cross vectors")
 
-def prune_builds(index_dir: Path, keep: int = KEEP_BUILDS) -> None:
-    """Remove old and unfinished builds, keeping the current one and the newest others.
+    def titles(self, rows: np.ndarray, titles: np.ndarray, cross: np.ndarray | None) -> None:
+        """Each paragraph's article row, and each model's article title vectors."""
+        save_titles(self.path, rows, titles, cross)
+        self._written |= {"titles"} if cross is None else {"titles", "cross titles"}
 
-    Only called under the reindex lock, so no build in progress is removed. A server
-    still reading a removed build keeps working: open files outlive their names.
-    Temporary links left by a reindex killed in the middle of swap_in() go too.
-    """
-    prefix = f".{index_dir.name}."
-    for stale in index_dir.parent.iterdir():
-        if stale.name.startswith(prefix) and stale.name.endswith(".link") and stale.is_symlink():
-            stale.unlink(missing_ok=True)
-    current = index_dir.resolve() if index_dir.exists() else None
-    builds = sorted(builds_dir(index_dir).iterdir(), key=lambda p: p.name, reverse=True)
-    complete = [b for b in builds if (b / MANIFEST_NAME).is_file() and b != current]
-    kept = set(complete[: keep - 1]) | {current}
-    for build in builds:
-        if build not in kept:
-            shutil.rmtree(build, ignore_errors=True)
+    def manifest(
+        self,
+        model: ModelRecord,
+        cross_model: ModelRecord | None,
+        source: SourceRecord,
+        passage: str,
+        title_weight: float,
+        skipped: int = 0,
+    ) -> Manifest:
+        """Write manifest.json, marking the build complete; returns it."""
+        parts = {"store", "bm25", "vectors", "titles"}
+        if cross_model is not None:
+            parts |= {"cross vectors", "cross titles"}
+        if self._written != parts or self._vectors is None:
+            raise ValueError(f"build {self.path} has {sorted(self._written)}, not {sorted(parts)}")
+        articles, paragraphs = self._counts
+        manifest = Manifest(
+            generation=self.path.name,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            model=model,
+            counts=Counts(articles=articles, paragraphs=paragraphs, skipped=skipped),
+            source=source,
+            vectors=VectorsRecord(
+                kind=self._vectors.kind,  # type: ignore[arg-type]
+                count=self._vectors.size,
+                passage=passage,
+                title_weight=title_weight,
+            ),
+            analyzer=ANALYZER,
+            bm25=BM25,
+            cross_model=cross_model,
+            format_version=FORMAT_VERSION,
+        )
+        manifest.write(self.path)
+        return manifest
 
+    def flush(self) -> None:
+        """Flush every file of the build to disk, before it is swapped in."""
+        fsync_tree(self.path)
 
-def fsync_tree(folder: Path) -> None:
-    """Flush every file of a finished build to disk before it is swapped in."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    def swap_in(self) -> None:
+        """Point the index at this build (atomic), then drop builds no longer needed."""
+        swap_in(self.index_dir, self.path)
 
 
 @dataclass
@@ -132,7 +163,7 @@ class LoadedIndex:
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
-    """Open the current build; the caller checks the model with manifest.check()."""
+    """Open the current build; the caller checks its models with manifest.check()."""
     return load_build(current_build(index_dir))
 
 
@@ -166,11 +197,11 @@ def load_build(build: Path) -> LoadedIndex:
 def _load_titles(index: LoadedIndex) -> None:
     """Attach each model's title vectors, checked against the counts and dimensions."""
     manifest = index.manifest
-    dimensions = [manifest.model["dimension"]]
+    dimensions = [manifest.model.dimension]
     if manifest.cross_model is not None:
-        dimensions.append(manifest.cross_model["dimension"])
+        dimensions.append(manifest.cross_model.dimension)
     titles = load_titles(
-        index.path, manifest.counts["paragraphs"], manifest.counts["articles"], dimensions
+        index.path, manifest.counts.paragraphs, manifest.counts.articles, dimensions
     )
     index.titles = titles[0]
     index.cross_titles = titles[1] if len(titles) > 1 else None
@@ -178,7 +209,7 @@ def _load_titles(index: LoadedIndex) -> None:
 
 def _check_sizes(index: LoadedIndex) -> None:
     """The three parts must describe the same paragraphs."""
-    expected = index.manifest.counts.get("paragraphs")
+    expected = index.manifest.counts.paragraphs
     sizes = {
         "store": index.store.count("paragraphs"),
         "bm25": index.lexical.size,
@@ -195,9 +226,9 @@ def _check_sizes(index: LoadedIndex) -> None:
 
 def _check_vectors(index: LoadedIndex) -> None:
     """Vectors of the manifest's dimensions, scored by inner product as search expects."""
-    legs = [(index.vectors, index.manifest.model["dimension"])]
+    legs = [(index.vectors, index.manifest.model.dimension)]
     if index.cross is not None and index.manifest.cross_model is not None:
-        legs.append((index.cross, index.manifest.cross_model["dimension"]))
+        legs.append((index.cross, index.manifest.cross_model.dimension))
     for vectors, dimension in legs:
         metric = vectors.index.metric_type
         if vectors.dimension != dimension or metric != faiss.METRIC_INNER_PRODUCT:

@@ -1,47 +1,174 @@
-"""manifest.json: what an index was built from and with, checked before it is used.
+"""manifest.json: what a build was made from and with, and whether it may be used.
 
 Query-time analysis and encoding must match build time exactly, or scores silently turn
-into noise; so an index built with another format, model or text analysis is refused.
+into noise; so a build made with another format, model or text analysis is refused.
+
+The manifest is typed: strict pydantic models, every field required, no field unknown,
+read from JSON without pickle. A damaged or planted manifest is refused at load, naming
+the field. Whether a build fits is judged in one place, Manifest.mismatch(): the Searcher
+asks it before serving a build, `reindex --if-stale` before keeping one.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
 from index.lexical import BM25_SETTINGS
 from index.text import ANALYZER_SETTINGS
 
-FORMAT_VERSION = 2  # 2: title vectors (index/titles.py)
+# 2: title vectors (index/titles.py); 3: typed manifest, every field required (a model's
+# dtype, a cross model's dtype, the passage kind and title weight of the vectors)
+FORMAT_VERSION = 3
 MANIFEST_NAME = "manifest.json"
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Record(BaseModel):
+    """A manifest section: strict types, no unknown field, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class ModelRecord(_Record):
+    """An embedding model, as a build records the one that computed its vectors."""
+
+    name: str  # as given by the user (a bundled name, a hub name or a folder)
+    fingerprint: str  # hash of the weights, "+bfloat16" appended when run in that dtype
+    dimension: int = Field(gt=0)
+    dtype: str  # the precision the vectors were computed in: "float32" or "bfloat16"
+
+    @classmethod
+    def of(cls, encoder: Any) -> ModelRecord:
+        """The record of an encoder (encoders.encoder.Encoder)."""
+        return cls(
+            name=encoder.name,
+            fingerprint=encoder.fingerprint,
+            dimension=encoder.dimension,
+            dtype=encoder.dtype,
+        )
+
+
+class Counts(_Record):
+    """How much the build holds, and how many source files were skipped."""
+
+    articles: Count
+    paragraphs: Count
+    skipped: Count
+
+
+class SourceRecord(_Record):
+    """Where the articles came from: a folder and the fingerprint of its files."""
+
+    path: str
+    fingerprint: str
+
+
+class VectorsRecord(_Record):
+    """The primary model's vector index and what its vectors were computed from."""
+
+    kind: Literal["flat", "hnsw"]  # index/vectors.py
+    count: Count
+    passage: str  # the passage kind (indexer/passages.py)
+    title_weight: float  # share of the article title's vector mixed into each paragraph's
+
+
+class AnalyzerSettings(_Record):
+    """The text analysis the BM25 index was built with (index/text.py)."""
+
+    version: int
+    normalize: str
+    tokens: str
+    stemmers: dict[str, str]
+    stopwords: str
+
+
+class Bm25Settings(_Record):
+    """The BM25 variant and parameters (index/lexical.py)."""
+
+    engine: str
+    method: str
+    k1: float
+    b: float
+
+
+ANALYZER = AnalyzerSettings.model_validate(ANALYZER_SETTINGS)
+BM25 = Bm25Settings.model_validate(BM25_SETTINGS)
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Wanted:
+    """A model a build must have been made with; a None field is not checked."""
+
+    name: str
+    fingerprint: str | None = None
+    dimension: int | None = None
+    dtype: str | None = None
+
+    @classmethod
+    def of(cls, encoder: Any) -> Wanted:
+        """The very model of `encoder`: name, weights, dimension and dtype."""
+        record = ModelRecord.of(encoder)
+        return cls(record.name, record.fingerprint, record.dimension, record.dtype)
+
+    def matches(self, built: ModelRecord) -> bool:
+        """Whether `built` is this model (in the fields given)."""
+        pairs = (
+            (self.name, built.name),
+            (self.fingerprint, built.fingerprint),
+            (self.dimension, built.dimension),
+            (self.dtype, built.dtype),
+        )
+        return all(want is None or want == have for want, have in pairs)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a build must have been made with to be used; a None field is not checked.
+    `cross_model` None: the build must have no cross-lingual vectors."""
+
+    model: Wanted
+    cross_model: Wanted | None = None
+    passage: str | None = None
+    title_weight: float | None = None
+    analyzer: AnalyzerSettings = ANALYZER
+    bm25: Bm25Settings = BM25
+
+    @classmethod
+    def serving(cls, encoder: Any, cross: Any = None) -> Expected:
+        """What a server running `encoder` (and `cross`, or no cross-lingual model) needs:
+        vectors from these very models and today's text analysis, of any passage kind."""
+        return cls(Wanted.of(encoder), None if cross is None else Wanted.of(cross))
+
+
+class Manifest(_Record):
     """The contents of manifest.json."""
 
     generation: str  # unique name of this build; a server reloads when it changes
     built_at: str  # ISO 8601, UTC
-    model: dict[str, Any]  # name, fingerprint, dtype, dimension
-    counts: dict[str, int]  # articles, paragraphs, skipped
-    source: dict[str, str]  # path, fingerprint of the files read
-    vectors: dict[str, Any]  # kind (flat / hnsw), count
-    analyzer: dict[str, Any] = field(default_factory=lambda: dict(ANALYZER_SETTINGS))
-    bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_SETTINGS))
-    cross_model: dict[str, Any] | None = None  # name, fingerprint, dimension; None: no such leg
-    format_version: int = FORMAT_VERSION
+    model: ModelRecord
+    counts: Counts
+    source: SourceRecord
+    vectors: VectorsRecord
+    analyzer: AnalyzerSettings
+    bm25: Bm25Settings
+    cross_model: ModelRecord | None  # None: the build has no cross-lingual vectors
+    format_version: int
 
     def write(self, folder: Path) -> None:
         """Write manifest.json into `folder`."""
-        text = json.dumps(asdict(self), ensure_ascii=False, indent=2)
+        text = json.dumps(self.model_dump(), ensure_ascii=False, indent=2)
         (folder / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
-        """Read and check manifest.json in `folder` (format version included)."""
+        """Read manifest.json in `folder`: its format version, then every field's type."""
         path = folder / MANIFEST_NAME
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -56,85 +183,62 @@ class Manifest:
                 f"{FORMAT_VERSION}; {REINDEX_HINT}"
             )
         try:
-            manifest = cls(**data)
-        except TypeError as exc:
-            raise IndexCorrupt(f"{path} has unexpected fields ({exc}); {REINDEX_HINT}") from exc
-        problem = manifest._problem()
-        if problem:
-            raise IndexCorrupt(f"{path} is malformed: {problem}; {REINDEX_HINT}")
-        return manifest
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise IndexCorrupt(f"{path} is malformed: {_first(exc)}; {REINDEX_HINT}") from exc
 
-    def _problem(self) -> str | None:
-        """What is wrong with the fields' types, or None: the file may be damaged or planted."""
-        for name in ("generation", "built_at"):
-            if not isinstance(getattr(self, name), str):
-                return f"{name} is not a string"
-        optional = ("cross_model",) if self.cross_model is None else ()
-        for name in ("model", "counts", "source", "vectors", "analyzer", "bm25", "cross_model"):
-            if name not in optional and not isinstance(getattr(self, name), dict):
-                return f"{name} is not an object"
-        model = {"name": str, "fingerprint": str, "dimension": int}
-        expected = {
-            "model": model,
-            "cross_model": model,
-            "counts": {"articles": int, "paragraphs": int},
-            "source": {"path": str},
-            "vectors": {"kind": str},
-        }
-        for name, keys in expected.items():
-            if name in optional:
-                continue
-            section = getattr(self, name)
-            for key, kind in keys.items():
-                value = section.get(key)
-                if not isinstance(value, kind) or isinstance(value, bool):
-                    return f"{name}.{key} is missing or not a {kind.__name__}"
+    def mismatch(self, expected: Expected) -> str | None:
+        """Why this build does not fit `expected`, or None when it does: the one check."""
+        built, want = self.model, expected.model
+        if built.name != want.name or want.fingerprint not in (None, built.fingerprint):
+            return f"index was built with model {_named(built)}, not {_named(want)}"
+        if want.dimension not in (None, built.dimension):
+            return (
+                f"index vectors have {built.dimension} dimensions, the model gives {want.dimension}"
+            )
+        if want.dtype not in (None, built.dtype):
+            return f"index vectors were computed in {built.dtype}, not {want.dtype}"
+        if self.analyzer != expected.analyzer or self.bm25 != expected.bm25:
+            return "index was built with other text-analysis settings"
+        cross, wanted = self.cross_model, expected.cross_model
+        if not _fits(wanted, cross):
+            have = "no cross-lingual vectors" if cross is None else f"cross model {_named(cross)}"
+            return f"index has {have}, this server uses {_named(wanted) if wanted else 'none'}"
+        vectors = self.vectors
+        if expected.passage not in (None, vectors.passage):
+            return f"index vectors are of {vectors.passage!r} passages, not {expected.passage!r}"
+        if expected.title_weight not in (None, vectors.title_weight):
+            return (
+                f"index vectors have title weight {vectors.title_weight}, "
+                f"not {expected.title_weight}"
+            )
         return None
 
-    def check(self, model_name: str, fingerprint: str, dimension: int) -> None:
-        """Refuse the index unless it was built by this model and this text analysis."""
-        built = self.model
-        if built.get("name") != model_name or built.get("fingerprint") != fingerprint:
-            raise IndexMismatch(
-                f"index was built with model {built.get('name')!r} "
-                f"(weights {_short(str(built.get('fingerprint')))}), not {model_name!r} "
-                f"(weights {_short(fingerprint)}); {REINDEX_HINT}"
-            )
-        if built.get("dimension") != dimension:
-            raise IndexMismatch(
-                f"index vectors have {built.get('dimension')} dimensions, the model "
-                f"gives {dimension}; {REINDEX_HINT}"
-            )
-        if self.analyzer != ANALYZER_SETTINGS or self.bm25 != BM25_SETTINGS:
-            raise IndexMismatch(
-                f"index was built with other text-analysis settings; {REINDEX_HINT}"
-            )
-
-    def check_cross(self, encoder: Any) -> None:
-        """Refuse the index unless its cross-lingual vectors match `encoder` (None: none)."""
-        built = self.cross_model
-        wanted = None if encoder is None else cross_record(encoder)
-        if built != wanted:
-            have = "no cross-lingual vectors" if built is None else f"cross model {_named(built)}"
-            want = "none" if wanted is None else _named(wanted)
-            raise IndexMismatch(f"index has {have}, this server uses {want}; {REINDEX_HINT}")
+    def check(self, expected: Expected) -> None:
+        """Refuse the build (IndexMismatch, with the reindex hint) unless it fits."""
+        problem = self.mismatch(expected)
+        if problem is not None:
+            raise IndexMismatch(f"{problem}; {REINDEX_HINT}")
 
 
-def cross_record(encoder: Any) -> dict[str, Any]:
-    """What the manifest records of the cross-lingual encoder."""
-    return {
-        "name": encoder.name,
-        "fingerprint": encoder.fingerprint,
-        "dimension": encoder.dimension,
-    }
+def _fits(wanted: Wanted | None, built: ModelRecord | None) -> bool:
+    """Whether a build's model is the one wanted; None (no such model) fits only None."""
+    if wanted is None or built is None:
+        return wanted is built
+    return wanted.matches(built)
 
 
-def _named(record: dict[str, Any]) -> str:
-    """A model record for messages."""
-    return f"{record.get('name')!r} (weights {_short(str(record.get('fingerprint')))})"
+def _first(error: ValidationError) -> str:
+    """The first problem pydantic found, naming the field (`vectors.count: ...`)."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the manifest"
+    more = error.error_count() - 1
+    return f"{where}: {first['msg']}" + (f" (and {more} more)" if more else "")
 
 
-def _short(fingerprint: str) -> str:
-    """A weights fingerprint for messages: 12 hex digits and the dtype suffix if any."""
-    digest, plus, dtype = fingerprint.partition("+")
-    return digest[:12] + plus + dtype
+def _named(model: ModelRecord | Wanted) -> str:
+    """A model for messages: its name, and its weights when known."""
+    if model.fingerprint is None:
+        return repr(model.name)
+    digest, plus, dtype = model.fingerprint.partition("+")
+    return f"{model.name!r} (weights {digest[:12] + plus + dtype})"

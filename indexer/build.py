@@ -1,21 +1,18 @@
 """Build an index from a folder of articles: read, split, encode, index, swap in.
 
 Everything is written into a fresh build folder; only when it is complete and flushed to
-disk does the index link move to it (index.format.swap_in). A reindex killed at any
+disk does the index link move to it (index/swap.py `swap_in`). A reindex killed at any
 moment therefore leaves the previous index as it was.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,20 +20,12 @@ import numpy as np
 
 from core.errors import CorpusError, SearchError
 from core.records import Article, Paragraph
-from index.format import (
-    BM25_DIR,
-    CROSS_VECTORS_NAME,
-    STORE_NAME,
-    VECTORS_NAME,
-    builds_dir,
-    fsync_tree,
-    swap_in,
-)
+from index.format import BuildWriter
 from index.lexical import LexicalIndex
-from index.manifest import Manifest, cross_record
-from index.store import write_store
+from index.manifest import Expected, Manifest, ModelRecord, SourceRecord, Wanted
+from index.swap import reindex_lock
 from index.text import analyze
-from index.titles import article_rows, save_titles
+from index.titles import article_rows
 from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
 from indexer.corpus import Skipped, list_files, read_corpus
@@ -88,33 +77,21 @@ def is_current(
     index_dir: Path, source: Path, model_name: str, dtype: str, cross_model: str = "none"
 ) -> bool:
     """True when the index was built from these very files with this model in this dtype,
-    this cross-lingual model ("none": without one) and today's passage settings."""
+    this cross-lingual model ("none": without one) and today's passage settings: when the
+    build fits (the Searcher's check, Manifest.mismatch) and its source is unchanged."""
     try:
         manifest = Manifest.read(index_dir.resolve())
     except SearchError:
         return False
-    built, vectors, cross = manifest.model, manifest.vectors, manifest.cross_model
-    return (
-        built.get("name") == model_name
-        and (cross or {}).get("name", "none") == cross_model
-        and built.get("dtype", "float32") == dtype  # indexes from before the field: float32
-        and vectors.get("passage") == DEFAULT_PASSAGE
-        and vectors.get("title_weight") == TITLE_WEIGHT
-        and manifest.source.get("fingerprint") == source_fingerprint(source)
+    expected = Expected(
+        Wanted(model_name, dtype=dtype),
+        None if cross_model == "none" else Wanted(cross_model),
+        passage=DEFAULT_PASSAGE,
+        title_weight=TITLE_WEIGHT,
     )
-
-
-@contextmanager
-def reindex_lock(index_dir: Path) -> Iterator[None]:
-    """Allow one reindex of `index_dir` at a time (released when the process dies)."""
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = index_dir.with_name(index_dir.name + ".lock")
-    with open(lock_path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise SearchError(f"another reindex of {index_dir} is running") from exc
-        yield
+    return manifest.mismatch(
+        expected
+    ) is None and manifest.source.fingerprint == source_fingerprint(source)
 
 
 def reindex(
@@ -149,42 +126,21 @@ def reindex(
         report = BuildReport(
             len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
         )
-        report.build = builds_dir(index_dir) / _generation()
-        vector_index = _write_parts(
-            report.build, articles, paragraphs, (vectors, titles), cross, progress
+        writer = BuildWriter(index_dir)
+        report.build = writer.path
+        _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress)
+        writer.manifest(  # last: a build with a manifest is complete
+            ModelRecord.of(encoder),
+            ModelRecord.of(cross_encoder) if cross_encoder else None,
+            SourceRecord(path=str(source.resolve()), fingerprint=fingerprint),
+            passage,
+            title_weight,
+            skipped=len(skipped),
         )
-        Manifest(
-            generation=report.build.name,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            model={
-                "name": encoder.name,
-                "fingerprint": encoder.fingerprint,
-                "dtype": encoder.dtype,
-                "dimension": encoder.dimension,
-            },
-            counts={
-                "articles": report.articles,
-                "paragraphs": report.paragraphs,
-                "skipped": len(skipped),
-            },
-            source={"path": str(source.resolve()), "fingerprint": fingerprint},
-            vectors={
-                "kind": vector_index.kind,
-                "count": vector_index.size,
-                "passage": passage,
-                "title_weight": title_weight,
-            },
-            cross_model=cross_record(cross_encoder) if cross_encoder else None,
-        ).write(report.build)  # last: a build with a manifest is complete
-        fsync_tree(report.build)
-        swap_in(index_dir, report.build)
+        writer.flush()
+        writer.swap_in()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _generation() -> str:
-    """A unique build name that sorts by time."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-") + secrets.token_hex(3)
 
 
 def _read(source: Path, progress: Progress) -> tuple[list[Article], list[Skipped]]:
@@ -279,27 +235,24 @@ def _embed_missing(
 
 
 def _write_parts(
-    build: Path,
+    writer: BuildWriter,
     articles: Sequence[Article],
     paragraphs: Sequence[Paragraph],
     dense: tuple[np.ndarray, np.ndarray],
     cross: tuple[np.ndarray, np.ndarray] | None,
     progress: Progress,
-) -> VectorIndex:
-    """Write the store, the BM25 index, the vector indexes and the title vectors into a
-    new build folder. `dense` and `cross` are each model's (paragraph, title) vectors."""
-    build.mkdir(parents=True)
+) -> None:
+    """Write the store, the BM25 index, the vector indexes and the title vectors into the
+    new build. `dense` and `cross` are each model's (paragraph, title) vectors."""
     with progress("indexing", 3 if cross is None else 4) as advance:
-        write_store(build / STORE_NAME, articles, paragraphs)
+        writer.store(articles, paragraphs)
         advance(1)
-        LexicalIndex.build([analyze(p.text) for p in paragraphs]).save(build / BM25_DIR)
+        writer.lexical(LexicalIndex.build([analyze(p.text) for p in paragraphs]))
         advance(1)
-        vector_index = VectorIndex.build(dense[0])
-        vector_index.save(build / VECTORS_NAME)
+        writer.vectors(VectorIndex.build(dense[0]))
         advance(1)
         if cross is not None:
-            VectorIndex.build(cross[0]).save(build / CROSS_VECTORS_NAME)
+            writer.cross_vectors(VectorIndex.build(cross[0]))
             advance(1)
         rows = article_rows(paragraphs, articles)
-        save_titles(build, rows, dense[1], cross[1] if cross is not None else None)
-    return vector_index
+        writer.titles(rows, dense[1], cross[1] if cross is not None else None)

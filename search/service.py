@@ -18,6 +18,7 @@ import numpy as np
 from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from index.format import LoadedIndex, current_build, load_build
+from index.manifest import Expected
 from index.text import analyze
 from search import fusion as fuse
 from search.contract import (
@@ -104,9 +105,7 @@ class Searcher:
             raise self._failed[1]
         try:
             index = load_build(build)
-            m = self.encoder
-            index.manifest.check(m.name, m.fingerprint, m.dimension)
-            index.manifest.check_cross(self.cross)
+            index.manifest.check(Expected.serving(self.encoder, self.cross))
         except SearchError as exc:
             self._failed = (build, exc)
             raise
@@ -206,14 +205,14 @@ class Searcher:
         manifest = self.current().manifest
         cross = manifest.cross_model
         return Stats(
-            articles=manifest.counts["articles"],
-            paragraphs=manifest.counts["paragraphs"],
-            model=ModelInfo(**manifest.model),
-            cross_model=ModelInfo(**cross) if cross else None,
+            articles=manifest.counts.articles,
+            paragraphs=manifest.counts.paragraphs,
+            model=ModelInfo(**manifest.model.model_dump()),
+            cross_model=ModelInfo(**cross.model_dump()) if cross else None,
             built_at=manifest.built_at,
             generation=manifest.generation,
-            vectors=manifest.vectors["kind"],
-            source=manifest.source["path"],
+            vectors=manifest.vectors.kind,
+            source=manifest.source.path,
         )
 
 

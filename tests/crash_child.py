@@ -40,6 +40,7 @@ WINDOWS = {"reading": 0.07, "encoding": 0.12, "writing": 0.04, "swapping": 0.03}
 def run(source: Path, index_dir: Path, cache_dir: Path, conn: Connection) -> None:
     """reindex --full of `source`, sending (phase, step) to `conn` as it goes."""
     import index.format as index
+    import index.swap as swap
     import indexer.build as build
     from tests.fakes import FakeEncoder
 
@@ -74,10 +75,10 @@ def run(source: Path, index_dir: Path, cache_dir: Path, conn: Connection) -> Non
 
         return wrapper
 
-    build.fsync_tree = stretched("writing", "fsync", build.fsync_tree)
-    build.swap_in = stretched("swapping", "swap_in", build.swap_in)
-    index._fsync_dir = stretched("swapping", "fsync dir", index._fsync_dir)
-    index.prune_builds = stretched("swapping", "prune", index.prune_builds)
+    index.fsync_tree = stretched("writing", "fsync", index.fsync_tree)
+    index.swap_in = stretched("swapping", "swap_in", index.swap_in)
+    swap._fsync_dir = stretched("swapping", "fsync dir", swap._fsync_dir)
+    swap.prune_builds = stretched("swapping", "prune", swap.prune_builds)
     os.replace = stretched("swapping", "rename link", os.replace)
     build.reindex(source, index_dir, SlowEncoder(), cache_dir, full=True, progress=progress)
     say("done", "")

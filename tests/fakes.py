@@ -7,6 +7,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from index.manifest import (
+    ANALYZER,
+    BM25,
+    FORMAT_VERSION,
+    Counts,
+    Manifest,
+    ModelRecord,
+    SourceRecord,
+    VectorsRecord,
+)
 from index.text import analyze
 
 
@@ -43,3 +53,19 @@ class FakeEncoder:
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.dimension), dtype=np.float32)
+
+
+def manifest_of(model: ModelRecord, cross_model: ModelRecord | None = None) -> Manifest:
+    """A valid manifest of a build made by `model` (and `cross_model`), for checks only."""
+    return Manifest(
+        generation="g",
+        built_at="2025-09-08T00:00:00+00:00",
+        model=model,
+        counts=Counts(articles=0, paragraphs=0, skipped=0),
+        source=SourceRecord(path="seeds", fingerprint="0" * 64),
+        vectors=VectorsRecord(kind="flat", count=0, passage="paragraph", title_weight=0.2),
+        analyzer=ANALYZER,
+        bm25=BM25,
+        cross_model=cross_model,
+        format_version=FORMAT_VERSION,
+    )

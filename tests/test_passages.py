@@ -83,8 +83,8 @@ def test_title_weight_changes_only_the_vectors(tmp_path) -> None:
     for weight in (0.0, 0.2):
         reindex(SEEDS, tmp_path / f"i{weight}", FakeEncoder(), tmp_path / "c", title_weight=weight)
     plain, mixed = (load_index(tmp_path / f"i{w}") for w in (0.0, 0.2))
-    assert plain.manifest.vectors["title_weight"] == 0.0
-    assert mixed.manifest.vectors["title_weight"] == 0.2
+    assert plain.manifest.vectors.title_weight == 0.0
+    assert mixed.manifest.vectors.title_weight == 0.2
     assert plain.store.count("paragraphs") == mixed.store.count("paragraphs") == 21
     query = FakeEncoder().encode_queries(["Азербайджан и Перу провели"])[0]
     assert plain.vectors.search(query, 21) != mixed.vectors.search(query, 21)

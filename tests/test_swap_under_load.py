@@ -106,7 +106,7 @@ def test_the_old_index_object_is_freed_as_soon_as_no_request_holds_it(tmp_path: 
         swap_twice(source, index_dir, cache, found)
     assert load.failed == [] and load.sent >= 100
     assert old() is None  # reference counting alone: no gc.collect() needed
-    assert searcher.current().manifest.counts["articles"] == 3
+    assert searcher.current().manifest.counts.articles == 3
 
 
 def test_a_swapped_out_build_keeps_no_file_open_even_without_gc(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from core.errors import IndexCorrupt, SearchError
-from index.format import swap_in
 from index.lexical import LexicalIndex
+from index.swap import swap_in
 from indexer.build import reindex
 from search.contract import SearchRequest
 from search.service import Searcher

@@ -1,9 +1,9 @@
 """Write a synthetic corpus as a poisk index build, with the product's own classes.
 
-The parts are written as indexer/build.py writes them (write_store, LexicalIndex,
-VectorIndex, Manifest, swap_in), but straight from the generator: a million-paragraph
-corpus never exists as a million files, and the vectors are synthetic (see corpus.py).
-Each phase is timed; the two index builds also have their peak memory measured.
+The parts are written by the writer a reindex uses (index/format.py BuildWriter, so the
+manifest is the same), but straight from the generator: a million-paragraph corpus never
+exists as a million files, and the vectors are synthetic (see corpus.py). Each phase is
+timed; the two index builds also have their peak memory measured.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,14 @@ from bench.scale.corpus import DIM, SyntheticCorpus
 from bench.scale.memory import PeakMemory
 from encoders.bundled import DEFAULT_MODEL_NAME, bundled_fingerprint, ensure_bundled_model
 from encoders.encoder import with_dtype
-from index.format import BM25_DIR, STORE_NAME, VECTORS_NAME, builds_dir, fsync_tree, swap_in
+from index.format import BM25_DIR, STORE_NAME, VECTORS_NAME, BuildWriter
 from index.lexical import LexicalIndex
-from index.manifest import Manifest
-from index.store import write_store
+from index.manifest import ModelRecord, SourceRecord
+from index.swap import new_generation
 from index.text import analyze
-from index.titles import article_rows, save_titles
+from index.titles import article_rows
 from index.vectors import VectorIndex
+from indexer.passages import DEFAULT_PASSAGE
 
 Figures = dict[str, Any]
 
@@ -41,17 +41,12 @@ def timed(figures: Figures, name: str) -> Iterator[None]:
     figures[name] = round(time.perf_counter() - started, 2)
 
 
-def model_record(cache_dir: Path, dtype: str = "float32") -> dict[str, Any]:
+def model_record(cache_dir: Path, dtype: str = "float32") -> ModelRecord:
     """The default model's manifest record in ``dtype``, so that the real server (running
     the model in that dtype) accepts a bench index; converts the bundled model into
     cache_dir if needed."""
     fingerprint = with_dtype(bundled_fingerprint(ensure_bundled_model(cache_dir)), dtype)
-    return {
-        "name": DEFAULT_MODEL_NAME,
-        "fingerprint": fingerprint,
-        "dtype": dtype,
-        "dimension": DIM,
-    }
+    return ModelRecord(name=DEFAULT_MODEL_NAME, fingerprint=fingerprint, dimension=DIM, dtype=dtype)
 
 
 def disk_mb(path: Path) -> float:
@@ -73,7 +68,7 @@ def write_vectors(corpus: SyntheticCorpus, path: Path) -> np.ndarray:
 def build_index(
     corpus: SyntheticCorpus,
     index_dir: Path,
-    model: dict[str, Any],
+    model: ModelRecord,
     log: Callable[[str], None] = print,
 ) -> tuple[Figures, VectorIndex, np.ndarray]:
     """Build and swap in an index of `corpus` at `index_dir`, as built by `model`.
@@ -82,13 +77,13 @@ def build_index(
     memory-mapped vectors.
     """
     f: Figures = {}
-    build = builds_dir(index_dir) / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-scale")
-    build.mkdir(parents=True)
+    writer = BuildWriter(index_dir, new_generation("scale"))
+    build = writer.path
     with timed(f, "text_s"):
         articles, paragraphs = corpus.articles_and_paragraphs()
     log(f"  text generated in {f['text_s']} s")
     with timed(f, "store_s"):
-        write_store(build / STORE_NAME, articles, paragraphs)
+        writer.store(articles, paragraphs)
     texts = [p.text for p in paragraphs]
     rows = article_rows(paragraphs, articles)
     del articles, paragraphs
@@ -97,21 +92,27 @@ def build_index(
         terms = [analyze(t) for t in texts]
     del texts
     log(f"  text analysed in {f['analysis_s']} s")
-    f.update(_lexical(terms, build / BM25_DIR))
+    f.update(_lexical(terms, writer))
     del terms
     gc.collect()
     log(f"  BM25 built in {f['bm25_build_s']} s, peak +{f['bm25_peak_mb']} MB")
     with timed(f, "vectors_s"):
         vectors = write_vectors(corpus, index_dir.parent / "vectors.npy")
-    vector_figures, vector_index = _vectors(vectors, build / VECTORS_NAME)
-    _titles(build, rows, vectors)
+    vector_figures, vector_index = _vectors(vectors, writer)
+    _titles(writer, rows, vectors)
     f.update(vector_figures)
     kind, seconds, peak = vector_index.kind, f["faiss_build_s"], f["faiss_peak_mb"]
     log(f"  FAISS {kind} built in {seconds} s, peak +{peak} MB")
-    _manifest(build, corpus, model, vector_index)
+    writer.manifest(  # as a reindex writes it, marking the build complete
+        model,
+        None,  # the synthetic builds have no cross-lingual vectors
+        SourceRecord(path=f"synthetic:{corpus.n}:{corpus.seed}", fingerprint="synthetic"),
+        DEFAULT_PASSAGE,
+        0.0,  # synthetic vectors: no title vector mixed in
+    )
     with timed(f, "fsync_s"):
-        fsync_tree(build)
-    swap_in(index_dir, build)
+        writer.flush()
+    writer.swap_in()
     f["store_mb"] = disk_mb(build / STORE_NAME)
     f["bm25_mb"] = disk_mb(build / BM25_DIR)
     f["faiss_mb"] = disk_mb(build / VECTORS_NAME)
@@ -119,49 +120,39 @@ def build_index(
     return f, vector_index, vectors
 
 
-def _titles(build: Path, rows: np.ndarray, vectors: np.ndarray) -> None:
+def _titles(writer: BuildWriter, rows: np.ndarray, vectors: np.ndarray) -> None:
     """Title vectors for the synthetic articles: each article's first paragraph's vector
     (synthetic titles are that paragraph's first words)."""
     firsts = np.unique(rows, return_index=True)[1]
-    save_titles(build, rows, np.asarray(vectors[firsts]), None)
+    writer.titles(rows, np.asarray(vectors[firsts]), None)
 
 
-def _lexical(terms: list[list[str]], folder: Path) -> Figures:
+def _lexical(terms: list[list[str]], writer: BuildWriter) -> Figures:
     """Build and save the BM25 index; time and peak memory of the build."""
-    return _built_and_saved("bm25", lambda: LexicalIndex.build(terms), folder)[0]
+    return _built_and_saved("bm25", lambda: LexicalIndex.build(terms), writer.lexical)[0]
 
 
-def _vectors(vectors: np.ndarray, path: Path) -> tuple[Figures, VectorIndex]:
+def _vectors(vectors: np.ndarray, writer: BuildWriter) -> tuple[Figures, VectorIndex]:
     """Build and save the FAISS index from memory-mapped vectors; time and peak memory.
 
     The input is mapped from a file, so its pages count in RSS but not in the anonymous
     peak, which is what the index itself needs (`faiss_peak_mb`).
     """
-    f, index = _built_and_saved("faiss", lambda: VectorIndex.build(vectors), path)
+    f, index = _built_and_saved("faiss", lambda: VectorIndex.build(vectors), writer.vectors)
     f["faiss_kind"] = index.kind
     return f, index
 
 
-def _built_and_saved(name: str, build: Callable[[], Any], path: Path) -> tuple[Figures, Any]:
-    """`build()`, then its `.save(path)`: `<name>_build_s`, `<name>_save_s` and the
+def _built_and_saved(
+    name: str, build: Callable[[], Any], save: Callable[[Any], None]
+) -> tuple[Figures, Any]:
+    """`build()`, then `save()` of what it built: `<name>_build_s`, `<name>_save_s` and the
     build's anonymous and RSS peaks (`<name>_peak_mb`, `<name>_peak_rss_mb`)."""
     f: Figures = {}
     with PeakMemory() as mem, timed(f, f"{name}_build_s"):
         index = build()
     with timed(f, f"{name}_save_s"):
-        index.save(path)
+        save(index)
     f[f"{name}_peak_mb"] = round(mem.anon_delta_mb)
     f[f"{name}_peak_rss_mb"] = round(mem.rss_delta_mb)
     return f, index
-
-
-def _manifest(build: Path, corpus: SyntheticCorpus, model: dict[str, Any], v: VectorIndex) -> None:
-    """Write manifest.json, as a reindex does, marking the build complete."""
-    Manifest(
-        generation=build.name,
-        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        model=model,
-        counts={"articles": corpus.articles_count, "paragraphs": corpus.n, "skipped": 0},
-        source={"path": f"synthetic:{corpus.n}:{corpus.seed}", "fingerprint": "synthetic"},
-        vectors={"kind": v.kind, "count": v.size},
-    ).write(build)

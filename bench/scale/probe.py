@@ -21,8 +21,8 @@ import numpy as np
 
 from bench.scale.memory import status
 from encoders import encoder as _encoder  # noqa: F401  (OMP_WAIT_POLICY=PASSIVE, as a server)
-from index.format import current_build
-from index.manifest import Manifest
+from index.manifest import Manifest, ModelRecord
+from index.swap import current_build
 from index.text import analyze
 from search.contract import SearchRequest
 from search.service import Searcher
@@ -34,10 +34,11 @@ DEPTH = 100  # candidates a leg fetches for a first page (search.service.MIN_DEP
 class PrecomputedEncoder:
     """An Encoder whose query vectors are looked up, not computed (passages: refused)."""
 
-    def __init__(self, model: dict, vectors: dict[str, np.ndarray]) -> None:
-        self.name = model["name"]
-        self.fingerprint = model["fingerprint"]
-        self.dimension = int(model["dimension"])
+    def __init__(self, model: ModelRecord, vectors: dict[str, np.ndarray]) -> None:
+        self.name = model.name
+        self.fingerprint = model.fingerprint
+        self.dtype = model.dtype
+        self.dimension = model.dimension
         self.max_tokens = 510
         self.vectors = vectors
 

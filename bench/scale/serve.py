@@ -40,7 +40,7 @@ def server(index_dir: Path, cache_dir: Path, threads: int = 16) -> Iterator[tupl
         **os.environ,
         "POISK_CACHE": str(cache_dir),
         "HF_HUB_OFFLINE": "1",
-        "POISK_CROSS_MODEL": cross["name"] if cross else "none",
+        "POISK_CROSS_MODEL": cross.name if cross else "none",
     }
     args = ("serve", "--index", str(index_dir), "--port", str(port), "--threads", str(threads))
     started = time.perf_counter()
