@@ -26,8 +26,10 @@ from typing import Any
 
 from core.config import Settings
 from eval.harness import Query, load_queries
+from index.format import LoadedIndex, load_build
+from index.text import analyze
 from search import fusion
-from search.service import Searcher
+from search.service import MIN_DEPTH, Searcher
 
 Ranking = list[tuple[int, float]]
 LEGS_DIR = Path("bench/out/legs")
@@ -53,70 +55,72 @@ class Legs:
         """BM25 hit weights: coverage ** power."""
         return {d: c**power for d, c in self.coverage.items()}
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "lexical": self.lexical,
-            "coverage": list(self.coverage.items()),
-            "models": [
-                {"ranking": m.ranking, "share": m.share, "titles": list(m.titles.items())}
-                for m in self.models
-            ],
-            "same_script": self.same_script,
-            "ids": [[d, *pair] for d, pair in self.ids.items()],
-        }
 
-    @classmethod
-    def from_json(cls, row: dict[str, Any]) -> Legs:
-        pairs = lambda rows: [(int(d), float(s)) for d, s in rows]  # noqa: E731
-        models = [
-            fusion.DenseLeg(pairs(m["ranking"]), m["share"], dict(pairs(m["titles"])))
-            for m in row["models"]
-        ]
-        ids = {int(d): (pid, aid) for d, pid, aid in row["ids"]}
-        return cls(
-            pairs(row["lexical"]), dict(pairs(row["coverage"])), models, row["same_script"], ids
-        )
-
-
-def legs_of(searcher: Searcher, text: str) -> Legs:
-    """Every ranking at the first page's depth, and each BM25 hit's query coverage."""
-    from index.text import analyze
-    from search.service import MIN_DEPTH
-
-    index = searcher.current()
-    if index.cross is None or searcher.cross is None:
-        raise SystemExit("the index has no cross-lingual vectors: reindex with the default")
+def lexical_legs(index: LoadedIndex, text: str) -> tuple[Ranking, dict[int, float]]:
+    """The BM25 ranking at the first page's depth and each hit's query coverage."""
     terms = analyze(text)
     lexical = index.lexical.search(terms, MIN_DEPTH)
     docs = [d for d, _ in lexical]
-    coverage = dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
-    models = searcher.dense_legs(index, text, MIN_DEPTH)
-    named = sorted({d for d, _ in lexical} | {d for m in models for d, _ in m.ranking})
-    paragraphs = index.store.paragraphs(named)
-    ids = {d: (paragraphs[d].id, paragraphs[d].article_id) for d in named}
-    return Legs(lexical, coverage, models, index.in_main_script(text), ids)
+    return lexical, dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
 
 
-def cached_legs(name: str, queries: list[Query], index: Path, split: str | None) -> list[Legs]:
-    """Each query's legs, from bench/out/legs/<name>-<split>.json when it matches the build."""
-    build = index.resolve().name
-    path = LEGS_DIR / f"{name}-{split or 'all'}.json"
-    if path.exists():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved["build"] == build and saved["queries"] == [q.text for q in queries]:
-            return [Legs.from_json(row) for row in saved["legs"]]
+def dense_legs(index_dir: Path, texts: list[str]) -> list[dict[str, Any]]:
+    """Each query's two model legs and script, as JSON (the models are loaded: seconds)."""
     from encoders.crosslingual import load_cross_encoder
     from encoders.encoder import load_encoder
 
     settings = Settings.from_env()
     encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
-    searcher = Searcher(index, encoder, load_cross_encoder(settings.cross_model))
-    legs = [legs_of(searcher, q.text) for q in queries]
-    LEGS_DIR.mkdir(parents=True, exist_ok=True)
-    payload = {"build": build, "queries": [q.text for q in queries]}
-    payload["legs"] = [leg.to_json() for leg in legs]
-    path.write_text(json.dumps(payload), encoding="utf-8")
+    searcher = Searcher(index_dir, encoder, load_cross_encoder(settings.cross_model))
+    index = searcher.current()
+    if index.cross is None or searcher.cross is None:
+        raise SystemExit("the index has no cross-lingual vectors: reindex with the default")
+    rows = []
+    for text in texts:
+        models = searcher.dense_legs(index, text, MIN_DEPTH)
+        rows.append(
+            {
+                "models": [
+                    {"ranking": m.ranking, "share": m.share, "titles": list(m.titles.items())}
+                    for m in models
+                ],
+                "same_script": index.in_main_script(text),
+            }
+        )
+    return rows
+
+
+def cached_legs(name: str, queries: list[Query], index_dir: Path, split: str | None) -> list[Legs]:
+    """Each query's legs. The dense legs are kept in bench/out/legs/<name>-<split>.json for as
+    long as the corpus and the models are the same (they cost an encoding per query); the BM25
+    leg is computed afresh, so a change of text analysis needs no re-encoding."""
+    index = load_build(index_dir.resolve())
+    m = index.manifest
+    key = [m.source.fingerprint, m.model.fingerprint, m.cross_model and m.cross_model.fingerprint]
+    texts = [q.text for q in queries]
+    path = LEGS_DIR / f"{name}-{split or 'all'}.json"
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if saved.get("key") != key or saved.get("queries") != texts:
+        saved = {"key": key, "queries": texts, "dense": dense_legs(index_dir, texts)}
+        LEGS_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved), encoding="utf-8")
+    legs = []
+    for text, row in zip(texts, saved["dense"], strict=True):
+        lexical, coverage = lexical_legs(index, text)
+        models = [
+            fusion.DenseLeg(_pairs(m["ranking"]), m["share"], dict(_pairs(m["titles"])))
+            for m in row["models"]
+        ]
+        named = sorted({d for d, _ in lexical} | {d for m in models for d, _ in m.ranking})
+        paragraphs = index.store.paragraphs(named)
+        ids = {d: (paragraphs[d].id, paragraphs[d].article_id) for d in named}
+        legs.append(Legs(lexical, coverage, models, row["same_script"], ids))
+    index.close()
     return legs
+
+
+def _pairs(rows: list[list[Any]]) -> Ranking:
+    return [(int(d), float(s)) for d, s in rows]
 
 
 Rule = Callable[[Legs], Ranking]

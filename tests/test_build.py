@@ -17,6 +17,7 @@ from index.format import VECTORS_NAME, BuildWriter, load_index
 from index.manifest import Expected, Manifest, ModelRecord, SourceRecord
 from index.swap import builds_dir
 from indexer.build import is_current, reindex
+from search.contract import SearchRequest
 from search.service import Searcher
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEncoder
@@ -174,10 +175,10 @@ def test_a_build_the_searcher_refuses_is_never_current(tmp_path, fake_encoder, e
     build(SEEDS, tmp_path, fake_encoder)
     index_dir = tmp_path / "index"
     assert is_current(index_dir, SEEDS, "fake", "float32")
-    Searcher(index_dir, FakeEncoder()).search("порт")
+    Searcher(index_dir, FakeEncoder()).search(SearchRequest(q="порт"))
     edit_manifest(index_dir, edit)
     with pytest.raises(IndexMismatch, match="manage.py reindex"):
-        Searcher(index_dir, FakeEncoder()).search("порт")
+        Searcher(index_dir, FakeEncoder()).search(SearchRequest(q="порт"))
     assert not is_current(index_dir, SEEDS, "fake", "float32")
 
 
@@ -188,7 +189,7 @@ def test_is_current_and_the_searcher_ask_the_same_check(tmp_path, fake_encoder):
     index_dir = tmp_path / "index"
     manifest = load_index(index_dir).manifest
     assert manifest.mismatch(Expected.serving(fake_encoder)) is None
-    Searcher(index_dir, FakeEncoder()).search("порт")
+    Searcher(index_dir, FakeEncoder()).search(SearchRequest(q="порт"))
     assert not is_current(index_dir, SEEDS, "fake", "float32")
     build(SEEDS, tmp_path, fake_encoder)
     assert is_current(index_dir, SEEDS, "fake", "float32")
