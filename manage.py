@@ -271,6 +271,13 @@ def _format_hit(hit: Any) -> str:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.option("--worst", type=int, default=0, help="Also list the N worst queries of hybrid.")
 @click.option(
+    "--by",
+    type=click.Choice(["lang", "kind"]),
+    default="lang",
+    show_default=True,
+    help="Break the scores down by query language or by query kind.",
+)
+@click.option(
     "--json",
     "json_out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -286,9 +293,11 @@ def evaluate(
     alphas: str,
     index_dir: Path | None,
     worst: int,
+    by: str,
     json_out: Path | None,
 ) -> None:
-    """Measure retrieval quality on labelled queries, per configuration and language."""
+    """Measure retrieval quality on labelled queries, per configuration and language (or
+    query kind, with --by kind)."""
     from eval import harness as ev
 
     queries = ev.load_queries(queries_file, split)
@@ -307,7 +316,7 @@ def evaluate(
     if searcher.cross is not None:
         searcher.cross = ev.CachedQueryEncoder(searcher.cross)
     with progress_bar("queries", len(queries) * len(configs)) as advance:
-        report = ev.evaluate(searcher, queries, configs, advance)
+        report = ev.evaluate(searcher, queries, configs, advance, by)
     click.echo(ev.format_table(report))
     if worst:
         config = next(c.name for c in configs if c.mode == "hybrid" and c.fusion == "coverage")
@@ -316,6 +325,7 @@ def evaluate(
         payload = {
             "queries": str(queries_file),
             "split": split,
+            "by": by,
             "counts": report.counts,
             "scores": report.scores,
             "first_relevant": report.first_relevant,

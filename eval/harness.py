@@ -1,4 +1,5 @@
-"""Retrieval evaluation: labelled queries against the Searcher, per configuration and language.
+"""Retrieval evaluation: labelled queries against the Searcher, per configuration and language
+(or per query kind).
 
 A query file is JSONL, one `{"query": str, "relevant": [...]}` a line (optional: "lang",
 "kind", "split"). A relevant item is a paragraph id ("<article>:<n>"), an article id, or
@@ -26,6 +27,7 @@ from search.contract import Hit, SearchRequest
 from search.service import Searcher
 
 METRICS = ("hit@1", "hit@10", "mrr@10", "ndcg@10", "recall@100")
+GROUPS = ("lang", "kind")  # the Query fields a report can be broken down by
 DEPTH = 100
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
@@ -55,8 +57,10 @@ class Config:
 
 @dataclass
 class Report:
-    """Mean metrics per configuration and query language, and the per-query ranks."""
+    """Mean metrics per configuration and query group ("all" and each language, or each
+    kind: `by`), and the per-query ranks."""
 
+    by: str = "lang"
     scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     first_relevant: dict[str, list[int | None]] = field(default_factory=dict)
@@ -142,11 +146,15 @@ def evaluate(
     queries: Sequence[Query],
     configs: Iterable[Config],
     progress: Callable[[int], None] = lambda n: None,
+    by: str = "lang",
 ) -> Report:
-    """Run every query under every configuration and average the metrics."""
-    report = Report()
-    for lang in ("all", *sorted({q.lang for q in queries})):
-        report.counts[lang] = sum(1 for q in queries if lang in ("all", q.lang))
+    """Run every query under every configuration and average the metrics per group of
+    `by` (a Query field of GROUPS: "lang" or "kind")."""
+    if by not in GROUPS:
+        raise ValueError(f"by must be one of {', '.join(GROUPS)}, not {by!r}")
+    report = Report(by)
+    for group in _groups(queries, by):
+        report.counts[group] = sum(1 for q in queries if group in ("all", _group(q, by)))
     for config in configs:
         per_query, firsts, tops = [], [], []
         measured = _with_dense(searcher, config.dense)
@@ -161,7 +169,7 @@ def evaluate(
             firsts.append(ranks[0] if ranks else None)
             tops.append(f"{hits[0].id} {hits[0].text[:80]}" if hits else "(nothing)")
             progress(1)
-        report.scores[config.name] = _means(queries, per_query)
+        report.scores[config.name] = _means(queries, per_query, by)
         report.first_relevant[config.name] = firsts
         report.top_hit[config.name] = tops
     return report
@@ -174,12 +182,22 @@ def _with_dense(searcher: Searcher, dense: str) -> Searcher:
     return Searcher(searcher.index_dir, searcher.encoder, searcher.cross, dense=dense)
 
 
-def _means(queries: Sequence[Query], per_query: Sequence[dict[str, float]]) -> dict:
-    """Mean of each metric over all queries and over each query language."""
+def _group(query: Query, by: str) -> str:
+    """The query's group: its language or kind ("-" for a query without a kind)."""
+    return getattr(query, by) or "-"
+
+
+def _groups(queries: Sequence[Query], by: str) -> list[str]:
+    """The group "all", then each group of `by` that the queries have, sorted."""
+    return ["all", *sorted({_group(q, by) for q in queries})]
+
+
+def _means(queries: Sequence[Query], per_query: Sequence[dict[str, float]], by: str) -> dict:
+    """Mean of each metric over all queries and over each group of `by`."""
     means = {}
-    for lang in ("all", *sorted({q.lang for q in queries})):
-        rows = [m for q, m in zip(queries, per_query) if lang in ("all", q.lang)]
-        means[lang] = {name: float(np.mean([r[name] for r in rows])) for name in METRICS}
+    for group in _groups(queries, by):
+        rows = [m for q, m in zip(queries, per_query) if group in ("all", _group(q, by))]
+        means[group] = {name: float(np.mean([r[name] for r in rows])) for name in METRICS}
     return means
 
 
@@ -211,13 +229,13 @@ def worst(report: Report, queries: Sequence[Query], config: str, n: int = 10) ->
 
 
 def format_table(report: Report) -> str:
-    """A Markdown table: a row per configuration and language."""
+    """A Markdown table: a row per configuration and group (language or kind)."""
     lines = [
-        "| config | lang | n | " + " | ".join(METRICS) + " |",
+        f"| config | {report.by} | n | " + " | ".join(METRICS) + " |",
         "|---|---|---|" + "---|" * len(METRICS),
     ]
     for name, by_lang in report.scores.items():
-        for lang, values in by_lang.items():
+        for group, values in by_lang.items():
             cells = " | ".join(f"{values[m]:.3f}" for m in METRICS)
-            lines.append(f"| {name} | {lang} | {report.counts[lang]} | {cells} |")
+            lines.append(f"| {name} | {group} | {report.counts[group]} | {cells} |")
     return "\n".join(lines)

@@ -95,6 +95,30 @@ def test_evaluate_with_the_fake_encoder_reports_every_config_and_language(tmp_pa
     assert "| bm25 | ru | 25 |" in format_table(report)
 
 
+class StubSearcher:
+    """Answers every query with the same two hits, "a:0" then "b:0"."""
+
+    dense = "both"
+
+    def search(self, request: object) -> object:
+        return type("Found", (), {"results": [hit("a:0"), hit("b:0")]})()
+
+
+def test_evaluate_by_kind_averages_each_kind_and_names_the_column() -> None:
+    from eval.harness import Query
+
+    queries = [Query("x", ("a:0",), "en", "en-sentence"), Query("y", ("b:0",), "en", "en-sentence"),
+               Query("z", ("b",), "ru", "ru-keywords"), Query("w", ("a:0",), "ru")]  # fmt: skip
+    report = evaluate(StubSearcher(), queries, [Config("bm25", "bm25")], by="kind")  # type: ignore[arg-type]
+    mrr = {kind: values["mrr@10"] for kind, values in report.scores["bm25"].items()}
+    assert mrr == {"all": 0.75, "-": 1.0, "en-sentence": 0.75, "ru-keywords": 0.5}
+    assert report.counts == {"all": 4, "-": 1, "en-sentence": 2, "ru-keywords": 1}
+    table = format_table(report)
+    assert "| config | kind | n |" in table and "| bm25 | en-sentence | 2 | 0.500 |" in table
+    with pytest.raises(ValueError, match="by must be"):
+        evaluate(StubSearcher(), queries, [], by="split")  # type: ignore[arg-type]
+
+
 @pytest.mark.model
 def test_hybrid_finds_the_answer_in_the_top_3_for_90_percent_of_seed_queries(real_searcher):
     queries = load_queries(SEEDS_QUERIES)
