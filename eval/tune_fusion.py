@@ -150,7 +150,44 @@ def rules() -> dict[str, Rule]:
         table[f"evidence:{trusted}"] = lambda legs, t=trusted: fusion.convex(
             legs.lexical, legs.dense(), t if _holds_query(legs) else 0.8, legs.weights()
         )
+    for base in (0.6, 0.7, 0.8):
+        for trusted in (0.2, 0.3, 0.4):
+            table[f"unique:{base}/{trusted}"] = lambda legs, b=base, t=trusted: fusion.convex(
+                legs.lexical, legs.dense(), t if _holds_alone(legs) else b, legs.weights()
+            )
+    for base in (0.6, 0.7):
+        for most in (2, 3, 5, 10):
+            table[f"few:{base}/{most}"] = lambda legs, b=base, n=most: fusion.convex(
+                legs.lexical, legs.dense(), 0.3 if _held_by_few(legs, n) else b, legs.weights()
+            )
+    for base in (0.6, 0.7, 0.8):
+        for z in (3.0, 5.0, 8.0):
+            table[f"margin:{base}/{z}"] = lambda legs, b=base, z=z: fusion.convex(
+                legs.lexical, legs.dense(), 0.3 if _stands_out(legs, z) else b, legs.weights()
+            )
     return table
+
+
+def _holds_alone(legs: Legs) -> bool:
+    """Only BM25's first hit holds the whole query, written in the corpus's script."""
+    if not _holds_query(legs):
+        return False
+    return sum(1 for d, _ in legs.lexical if legs.coverage[d] >= 0.999) == 1
+
+
+def _held_by_few(legs: Legs, most: int) -> bool:
+    """BM25's first hit holds the whole query, and at most `most` of its hits do."""
+    if not _holds_query(legs):
+        return False
+    return sum(1 for d, _ in legs.lexical if legs.coverage[d] >= 0.999) <= most
+
+
+def _stands_out(legs: Legs, z: float) -> bool:
+    """BM25's first hit holds the whole query and scores `z` standard deviations above the
+    mean of BM25's first hits."""
+    if not _holds_query(legs) or len(legs.lexical) < 2:
+        return False
+    return fusion.Standard.of(legs.lexical).scores[legs.lexical[0][0]] >= z
 
 
 def _holds_query(legs: Legs) -> bool:
