@@ -24,10 +24,14 @@ from search.fusion import DEFAULT_ALPHA, DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
+# sort=date orders the first DATE_POOL results of the relevance ranking (the relevance floor):
+# deeper results are too loosely related to the query to be worth listing by date.
+DATE_POOL = 200
 
 Mode = Literal["hybrid", "bm25", "semantic"]
 Fusion = Literal[FUSIONS]  # type: ignore[valid-type]
 Group = Literal["none", "article"]
+Sort = Literal["relevance", "date"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 # The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
@@ -83,6 +87,11 @@ class SearchRequest(BaseModel):
     date_from: date | None = Field(None, description="earliest article date")
     date_to: date | None = Field(None, description="latest article date (>= date_from)")
     group: Group = Field("none", description="article: each article once, at its best paragraph")
+    sort: Sort = Field(
+        "relevance",
+        description=f"date: the first {DATE_POOL} results by relevance, newest first "
+        "(undated last, equal dates by relevance)",
+    )
 
     @field_validator("q")
     @classmethod

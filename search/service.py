@@ -21,6 +21,7 @@ from index.format import LoadedIndex, current_build, load_build
 from index.text import analyze
 from search import fusion as fuse
 from search.contract import (
+    DATE_POOL,
     ArticleMeta,
     ArticleParagraph,
     ArticleWithParagraphs,
@@ -124,7 +125,7 @@ class Searcher:
         if request.date_from or request.date_to:
             iso = (d.isoformat() if d else None for d in (request.date_from, request.date_to))
             allowed = np.asarray(index.store.rows_between(*iso), dtype=np.int64)
-        depth = max(MIN_DEPTH, 10 * (request.offset + request.k))
+        depth = _depth(request)
         terms = analyze(request.q)
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
@@ -132,6 +133,8 @@ class Searcher:
         ranked = _fused(index, terms, request, lexical, semantic)
         if request.group == "article":
             ranked = _best_per_article(index, ranked)
+        if request.sort == "date":
+            ranked = _newest_first(index, ranked[:DATE_POOL])
         page = ranked[request.offset : request.offset + request.k]
         hits = _hits(index, request.q, page, request.offset, lexical, semantic)
         return SearchResult(
@@ -263,6 +266,22 @@ def _best_per_article(index: LoadedIndex, ranked: Ranking) -> Ranking:
             seen.add(article_id)
             best.append((doc, score))
     return best
+
+
+def _depth(request: SearchRequest) -> int:
+    """How many hits each leg fetches: 10x the end of the results the request can list (the
+    page's end; the whole date pool for sort=date, so that every page sorts the same pool)."""
+    end = DATE_POOL if request.sort == "date" else request.offset + request.k
+    return max(MIN_DEPTH, 10 * end)
+
+
+def _newest_first(index: LoadedIndex, ranked: Ranking) -> Ranking:
+    """`ranked` by its articles' dates, newest first; undated articles after every dated one;
+    equal dates (and the undated) keep their relevance order (the sort is stable)."""
+    paragraphs = index.store.paragraphs([doc for doc, _ in ranked])
+    articles = index.store.articles(p.article_id for p in paragraphs.values())
+    dates = {doc: articles[p.article_id].date or "" for doc, p in paragraphs.items()}
+    return sorted(ranked, key=lambda item: dates[item[0]], reverse=True)
 
 
 def _hits(

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from core.errors import SearchError
@@ -37,7 +38,14 @@ MODE_LABELS = {
     "bm25": "По словам / Words (BM25)",
     "semantic": "По смыслу / Meaning",
 }
+SORT_LABELS = {"relevance": "По релевантности / Relevance", "date": "Сначала новые / Newest first"}
+GROUP_LABELS = {"article": "По статьям / By article", "none": "Все абзацы / Every paragraph"}
 EXAMPLES = ("порт Чанкай", "stipends for NAM students")
+# The form's fields besides q, and where the page's default differs from the API's: the page
+# lists each article once, the API keeps its paragraph list.
+FORM_FIELDS = ("mode", "sort", "group", "date_from", "date_to")
+PAGE_DEFAULTS = {"group": "article"}
+MAX_FIELD_CHARS = 200  # a refilled field is cut to this (the value itself is checked later)
 # Bilingual titles of the error pages, by status.
 ERROR_TITLES = {
     400: "Неверный запрос / Bad request",
@@ -56,8 +64,7 @@ def search() -> ResponseReturnValue:
     if not trim_query(request.args.get("q", "")):
         return render_template("search.html", q="", mode=mode, result=None, **_form_context())
     page = _page_number()
-    offset = (page - 1) * PAGE_SIZE
-    search_request = SearchRequest.from_query(request.args, k=PAGE_SIZE, offset=offset)
+    search_request = _search_request(page)
     result = get_searcher().search(search_request)
     query = search_request.q
     return render_template(
@@ -69,6 +76,40 @@ def search() -> ResponseReturnValue:
         pager=_pager(result, query, mode, page),
         **_form_context(),
     )
+
+
+def _search_request(page: int) -> SearchRequest:
+    """The request of the form: its filled-in fields (an empty one is not given), the page's
+    defaults where the form says nothing, and the page's size and offset."""
+    args = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v != ""])
+    fixed: dict[str, Any] = {"k": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
+    fixed |= {name: value for name, value in PAGE_DEFAULTS.items() if name not in args}
+    return SearchRequest.from_query(args, **fixed)
+
+
+def _defaults() -> dict[str, str]:
+    """The form's fields as the page fills them when the request says nothing."""
+    fields = SearchRequest.model_fields
+    defaults = {name: PAGE_DEFAULTS.get(name, fields[name].default) for name in FORM_FIELDS}
+    return {name: "" if value is None else str(value) for name, value in defaults.items()}
+
+
+def _form_values() -> dict[str, str]:
+    """The form's fields as the request gave them (a refused value too, so the user can fix
+    it), the page's defaults where it gave none."""
+    given = {name: request.args.get(name, "")[:MAX_FIELD_CHARS] for name in FORM_FIELDS}
+    return {name: given[name] or default for name, default in _defaults().items()}
+
+
+def _carried() -> dict[str, str]:
+    """The form's fields (but mode) that differ from the page's defaults: what links back to
+    this search (the pager, the results, the article page's way back) keep."""
+    defaults = _defaults()
+    return {
+        name: value
+        for name, value in _form_values().items()
+        if name != "mode" and value != defaults[name]
+    }
 
 
 def _mode() -> str:
@@ -87,16 +128,29 @@ def _page_number() -> int:
     return int(raw)
 
 
-def _form_context() -> dict[str, Any]:
-    """What the search form needs besides the current values."""
-    return {"modes": MODE_LABELS, "examples": EXAMPLES}
+def _form_context(refill: bool = True) -> dict[str, Any]:
+    """What the search form needs besides q and mode: its choices, and its fields' values
+    (the request's with `refill`, else the defaults)."""
+    return {
+        "modes": MODE_LABELS,
+        "sorts": SORT_LABELS,
+        "groups": GROUP_LABELS,
+        "examples": EXAMPLES,
+        "form": _form_values() if refill else _defaults(),
+    }
 
 
 def _hit_link(hit: Hit, query: str, mode: str) -> str:
     """The article page scrolled to, and marking, the hit's paragraph."""
     n = hit.id.rsplit(":", 1)[1]
     return url_for(
-        "pages.article", article_id=hit.article_id, hl=n, q=query, mode=mode, _anchor=f"p{n}"
+        "pages.article",
+        article_id=hit.article_id,
+        hl=n,
+        q=query,
+        mode=mode,
+        **_carried(),
+        _anchor=f"p{n}",
     )
 
 
@@ -106,7 +160,8 @@ def _pager(result: SearchResult, query: str, mode: str, page: int) -> dict[str, 
     has_next = last < result.total and page < LAST_PAGE
 
     def link(number: int) -> str:
-        return url_for("pages.search", q=query, mode=mode, page=number if number > 1 else None)
+        at = number if number > 1 else None
+        return url_for("pages.search", q=query, mode=mode, **_carried(), page=at)
 
     return {
         "first": first,
@@ -125,7 +180,8 @@ def article(article_id: str) -> ResponseReturnValue:
     if found is None:
         abort(404, description=f"Статьи {article_id!r} нет / No article {article_id!r}")
     meta = found.article
-    back = url_for("pages.search", q=request.args.get("q") or None, mode=_given_mode())
+    q = request.args.get("q") or None
+    back = url_for("pages.search", q=q, mode=_given_mode(), **_carried())
     return render_template(
         "article.html",
         article=meta,
@@ -157,8 +213,8 @@ def error_page(
 ) -> tuple[str, int]:
     """A small page for a failed request, with the search form to go on from.
 
-    `keep_query` refills the form with the request's q and mode (for a 400, so the user can
-    fix it); other errors never parse the query string, which may be the problem (414).
+    `keep_query` refills the form with the request's values (for a 400, so the user can fix
+    it); other errors never parse the query string, which may be the problem (414).
     """
     q, mode = "", MODES[0]
     if keep_query:
@@ -166,7 +222,8 @@ def error_page(
         mode = _given_mode() or mode
     context = {"status": status, "message": message, "command": command, "q": q, "mode": mode}
     title = ERROR_TITLES.get(status, "Ошибка / Error")
-    return render_template("error.html", title=title, **context, **_form_context()), status
+    page = render_template("error.html", title=title, **context, **_form_context(keep_query))
+    return page, status
 
 
 def _search_error(exc: SearchError) -> ResponseReturnValue:

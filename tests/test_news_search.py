@@ -1,0 +1,145 @@
+"""The news archive's features (sort, dates, grouping, outlets and rubrics, the article page)
+through the API, the pages and the CLI, over a small news corpus and the fake encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from core.config import Settings
+from manage import cli
+from search.contract import DATE_POOL
+from tests.corpora import build_searcher
+from tests.fakes import FakeEncoder
+from tests.news import write_news_corpus
+from tests.test_pages import Elements, link_parts, page
+from web import create_app
+
+NEWEST_FIRST = ["ifx-port", "tass-port", "bilingual-port", "undated-port"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_news_corpus(tmp_path_factory.mktemp("news") / "corpus")
+
+
+@pytest.fixture(scope="module")
+def client(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    return create_app(searcher=build_searcher(tmp_path_factory.mktemp("idx"), corpus)).test_client()
+
+
+def search(client: FlaskClient, **params: object) -> dict:
+    response = client.get("/api/search", query_string={"q": "порт", "k": 100, **params})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def filters_open(doc: Elements) -> bool:
+    """Whether the form's filters are shown open."""
+    (filters,) = doc.find("details", class_="filters")
+    return "open" in filters
+
+
+# --- 1. sort and dates ------------------------------------------------------------------
+
+
+def test_sort_by_date_lists_articles_newest_first_and_the_undated_last(client) -> None:
+    body = search(client, sort="date", group="article")
+    assert [hit["article_id"] for hit in body["results"]] == NEWEST_FIRST
+
+
+def test_sort_by_date_keeps_relevance_order_within_a_date(client) -> None:
+    by_relevance = search(client)["results"]
+    by_date = search(client, sort="date")["results"]
+    assert sorted(h["id"] for h in by_date) == sorted(h["id"] for h in by_relevance)
+    dates = [h["date"] or "" for h in by_date]
+    assert dates == sorted(dates, reverse=True) and dates[-1] == ""
+    for day in set(dates):  # the paragraphs of one date in the order relevance gives them
+        same = [h["id"] for h in by_relevance if (h["date"] or "") == day]
+        assert [h["id"] for h in by_date if (h["date"] or "") == day] == same
+
+
+def test_sort_by_date_pages_through_one_pool(client) -> None:
+    whole = [h["id"] for h in search(client, sort="date")["results"]]
+    pages = [search(client, sort="date", k=2, offset=o)["results"] for o in range(0, 12, 2)]
+    assert [h["id"] for p in pages for h in p] == whole
+    assert search(client, sort="date", offset=DATE_POOL)["results"] == []
+
+
+def test_default_sort_is_relevance_and_unchanged(client) -> None:
+    assert search(client)["results"] == search(client, sort="relevance")["results"]
+
+
+def test_date_range_on_the_page_keeps_its_dates_when_paging(client) -> None:
+    url = "/?q=порт&group=none&date_from=2025-09-01&date_to=2025-09-30&sort=date"
+    _, doc = page(client, url)
+    dates = [a["datetime"] for a in doc.find("time")]
+    assert dates and all("2025-09-01" <= d <= "2025-09-30" for d in dates)
+    assert dates == sorted(dates, reverse=True)
+    assert doc.find("input", name="date_from", type="date", value="2025-09-01")
+    assert doc.find("input", name="date_to", type="date", value="2025-09-30")
+    assert doc.selected("sort") == ["date"]
+    assert filters_open(doc)  # a filter in use shows itself
+    links = [link_parts(a["href"])[1] for a in doc.find("a", class_="result-title")]
+    assert all(q["date_from"] == "2025-09-01" and q["sort"] == "date" for q in links)
+
+
+def test_empty_form_fields_are_not_given(client) -> None:
+    _, doc = page(client, "/?q=порт&mode=hybrid&sort=relevance&group=article&date_from=&date_to=")
+    assert doc.find("li", class_="result")
+    assert not filters_open(doc)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("date_from=2025-13-01", "date_from must be a date as YYYY-MM-DD"),
+        ("date_from=2025-09-09&date_to=2025-09-01", "date_from must not be after date_to"),
+    ],
+)
+def test_a_bad_date_is_a_message_above_the_refilled_form(client, query, message) -> None:
+    html, doc = page(client, f"/?q=порт&sort=date&{query}", 400)
+    assert doc.find("section", role="alert")
+    assert message in html and "Bad request" in html
+    (box,) = doc.find("input", name="q")
+    assert box["value"] == "порт" and doc.selected("sort") == ["date"]
+    given = dict(part.split("=") for part in query.split("&"))
+    for name, value in given.items():
+        assert doc.find("input", name=name, value=value)
+    assert filters_open(doc)
+
+
+def test_the_api_refuses_a_bad_date_and_sort(client) -> None:
+    for params, param in (({"date_to": "2025-02-30"}, "date_to"), ({"sort": "old"}, "sort")):
+        answer = client.get("/api/search", query_string={"q": "порт", **params})
+        assert answer.status_code == 400 and answer.json["error"]["param"] == param
+    assert "sort must be one of relevance, date" in answer.json["error"]["message"]
+
+
+def test_the_cli_sorts_by_date(corpus: Path, tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index", source_dir=corpus, cache_dir=tmp_path / "c")
+    obj = {
+        "settings": settings,
+        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
+        "load_cross_encoder": lambda name: None,
+    }
+    assert CliRunner().invoke(cli, ["reindex"], obj=obj).exit_code == 0
+    args = ["search", "порт", "--sort", "date", "--group", "article", "--json"]
+    found = CliRunner().invoke(cli, args, obj=obj)
+    assert [h["article_id"] for h in json.loads(found.output)["results"]] == NEWEST_FIRST
+    assert "--sort" in CliRunner().invoke(cli, ["search", "--help"], obj=obj).output
+
+
+def test_the_pager_keeps_the_dates_and_the_order(tmp_path_factory) -> None:
+    seeds = create_app(searcher=build_searcher(tmp_path_factory.mktemp("seeds"))).test_client()
+    _, doc = page(seeds, "/?q=Азербайджан&mode=semantic&group=none&date_from=2025-09-01&sort=date")
+    (next_link,) = doc.find("a", rel="next")
+    _, query, _ = link_parts(next_link["href"])
+    assert query == {
+        **{"q": "Азербайджан", "mode": "semantic", "group": "none"},
+        **{"date_from": "2025-09-01", "sort": "date", "page": "2"},
+    }
