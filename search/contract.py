@@ -238,8 +238,23 @@ class LegHit(_Record):
     score: float
 
 
+class MoreHit(_Record):
+    """Another paragraph of a grouped hit's article among the results."""
+
+    id: str = Field(description='"<article_id>:<n>"')
+    text: str = Field(description="the whole paragraph, plain text")
+    snippet: str = Field(description="HTML-escaped text; the only markup is <mark> around matches")
+    score: float = Field(description="fused score")
+
+
+OPTIONAL_HIT_FIELDS = ("more",)  # in a Hit's JSON only when set
+
+
 class Hit(_Record):
-    """One search result: a paragraph, its article, its fused and per-leg standing."""
+    """One search result: a paragraph, its article, its fused and per-leg standing.
+
+    Keys added after the first release are left out of the JSON while they are None, so an
+    answer to a request that does not use them is what it always was."""
 
     rank: Rank = Field(description="1-based, over the whole result list (offset included)")
     id: str = Field(description='"<article_id>:<n>", n from 0')
@@ -252,6 +267,20 @@ class Hit(_Record):
     score: float = Field(description="fused score (the single leg's in bm25/semantic mode)")
     bm25: LegHit | None
     semantic: LegHit | None
+    more: list[MoreHit] | None = Field(
+        None,
+        description="group=article only (absent otherwise): the article's other paragraphs "
+        "among the results, best first",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain-JSON form, without the optional keys that are None."""
+        return _without_absent(self.model_dump())
+
+
+def _without_absent(hit: dict[str, Any]) -> dict[str, Any]:
+    """A hit's JSON less its optional keys (OPTIONAL_HIT_FIELDS) that are None."""
+    return {k: v for k, v in hit.items() if not (k in OPTIONAL_HIT_FIELDS and v is None)}
 
 
 class SearchResult(_Record):
@@ -268,6 +297,12 @@ class SearchResult(_Record):
     total: int = Field(ge=0, description="candidates found by the legs after fusion and filters")
     took_ms: float = Field(ge=0)
     results: list[Hit] = Field(max_length=MAX_K)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain-JSON form; hits without the optional keys that are None."""
+        data = self.model_dump()
+        data["results"] = [_without_absent(hit) for hit in data["results"]]
+        return data
 
 
 class ArticleMeta(_Record):

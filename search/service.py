@@ -28,6 +28,7 @@ from search.contract import (
     Hit,
     LegHit,
     ModelInfo,
+    MoreHit,
     SearchRequest,
     SearchResult,
     Stats,
@@ -131,12 +132,15 @@ class Searcher:
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
         semantic = self._semantic(index, request.q, depth, allowed) if mode != "bm25" else []
         ranked = _fused(index, terms, request, lexical, semantic)
+        more = None
         if request.group == "article":
-            ranked = _best_per_article(index, ranked)
+            ranked, more = _by_article(index, ranked)
         if request.sort == "date":
             ranked = _newest_first(index, ranked[:DATE_POOL])
         page = ranked[request.offset : request.offset + request.k]
         hits = _hits(index, request.q, page, request.offset, lexical, semantic)
+        if more is not None:
+            hits = _with_more(index, request.q, hits, page, more)
         return SearchResult(
             query=request.q,
             mode=mode,
@@ -255,17 +259,21 @@ def _coverage(index: LoadedIndex, terms: list[str], lexical: Ranking) -> dict[in
     return dict(zip(docs, coverage.tolist()))
 
 
-def _best_per_article(index: LoadedIndex, ranked: Ranking) -> Ranking:
-    """The ranking with each article's first (best) paragraph only."""
+def _by_article(index: LoadedIndex, ranked: Ranking) -> tuple[Ranking, dict[int, Ranking]]:
+    """The ranking with each article's first (best) paragraph only, and for each of those
+    the article's other paragraphs in the ranking, best first."""
     paragraphs = index.store.paragraphs([doc for doc, _ in ranked])
-    seen: set[str] = set()
-    best = []
+    best_of: dict[str, int] = {}
+    best, more = [], {}
     for doc, score in ranked:
         article_id = paragraphs[doc].article_id
-        if article_id not in seen:
-            seen.add(article_id)
+        if article_id not in best_of:
+            best_of[article_id] = doc
             best.append((doc, score))
-    return best
+            more[doc] = []
+        else:
+            more[best_of[article_id]].append((doc, score))
+    return best, more
 
 
 def _depth(request: SearchRequest) -> int:
@@ -282,6 +290,23 @@ def _newest_first(index: LoadedIndex, ranked: Ranking) -> Ranking:
     articles = index.store.articles(p.article_id for p in paragraphs.values())
     dates = {doc: articles[p.article_id].date or "" for doc, p in paragraphs.items()}
     return sorted(ranked, key=lambda item: dates[item[0]], reverse=True)
+
+
+def _with_more(
+    index: LoadedIndex, query: str, hits: list[Hit], page: Ranking, more: dict[int, Ranking]
+) -> list[Hit]:
+    """`hits` (grouped: one an article, in `page`'s order) each with its article's other
+    paragraphs from `more`, with their snippets."""
+    paragraphs = index.store.paragraphs([d for doc, _ in page for d, _ in more[doc]])
+
+    def other(doc: int, score: float) -> MoreHit:
+        p = paragraphs[doc]
+        return MoreHit(id=p.id, text=p.text, snippet=snippet(p.text, query), score=score)
+
+    return [
+        hit.model_copy(update={"more": [other(*item) for item in more[doc]]})
+        for hit, (doc, _) in zip(hits, page, strict=True)
+    ]
 
 
 def _hits(

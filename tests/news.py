@@ -49,9 +49,22 @@ NEWS = [
 ]
 
 
+# Articles that do not mention the port, so that its word stays rare enough for BM25.
+OTHER = [
+    {
+        "id": f"weather-{n}",
+        "title": f"Погода, выпуск {n}",
+        "date": f"2025-07-{n + 10:02d}",
+        "source": "Погода.ру",
+        "text": "Синоптики обещают дожди и ветер.\n\nТемпература опустится до десяти градусов.",
+    }
+    for n in range(6)
+]
+
+
 def write_news_corpus(folder: Path) -> Path:
     """The corpus as one .jsonl file in `folder` (created); returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(article, ensure_ascii=False) for article in NEWS]
+    lines = [json.dumps(article, ensure_ascii=False) for article in NEWS + OTHER]
     (folder / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder

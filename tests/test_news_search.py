@@ -33,7 +33,10 @@ def client(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FlaskClien
 
 
 def search(client: FlaskClient, **params: object) -> dict:
-    response = client.get("/api/search", query_string={"q": "порт", "k": 100, **params})
+    """The API's answer for "порт" (BM25 alone unless `params` say otherwise: only the port's
+    paragraphs), up to 100 hits."""
+    query = {"q": "порт", "k": 100, "mode": "bm25", **params}
+    response = client.get("/api/search", query_string=query)
     assert response.status_code == 200, response.json
     return response.json
 
@@ -53,8 +56,8 @@ def test_sort_by_date_lists_articles_newest_first_and_the_undated_last(client) -
 
 
 def test_sort_by_date_keeps_relevance_order_within_a_date(client) -> None:
-    by_relevance = search(client)["results"]
-    by_date = search(client, sort="date")["results"]
+    by_relevance = search(client, mode="hybrid")["results"]
+    by_date = search(client, mode="hybrid", sort="date")["results"]
     assert sorted(h["id"] for h in by_date) == sorted(h["id"] for h in by_relevance)
     dates = [h["date"] or "" for h in by_date]
     assert dates == sorted(dates, reverse=True) and dates[-1] == ""
@@ -128,7 +131,7 @@ def test_the_cli_sorts_by_date(corpus: Path, tmp_path: Path) -> None:
         "load_cross_encoder": lambda name: None,
     }
     assert CliRunner().invoke(cli, ["reindex"], obj=obj).exit_code == 0
-    args = ["search", "порт", "--sort", "date", "--group", "article", "--json"]
+    args = ["search", "порт", "--mode", "bm25", "--sort", "date", "--group", "article", "--json"]
     found = CliRunner().invoke(cli, args, obj=obj)
     assert [h["article_id"] for h in json.loads(found.output)["results"]] == NEWEST_FIRST
     assert "--sort" in CliRunner().invoke(cli, ["search", "--help"], obj=obj).output
@@ -143,3 +146,68 @@ def test_the_pager_keeps_the_dates_and_the_order(tmp_path_factory) -> None:
         **{"q": "Азербайджан", "mode": "semantic", "group": "none"},
         **{"date_from": "2025-09-01", "sort": "date", "page": "2"},
     }
+
+
+# --- 2. grouping by article -------------------------------------------------------------
+
+
+def test_grouped_hits_carry_the_articles_other_paragraphs(client) -> None:
+    flat = search(client, mode="bm25")
+    grouped = search(client, mode="bm25", group="article")
+    assert grouped["total"] == len(grouped["results"]) == len(NEWEST_FIRST)
+    by_article: dict[str, list[str]] = {}
+    for hit in flat["results"]:
+        by_article.setdefault(hit["article_id"], []).append(hit["id"])
+    for hit in grouped["results"]:
+        ids = [hit["id"], *(other["id"] for other in hit["more"])]
+        assert ids == by_article[hit["article_id"]]  # best first, then the rest in rank order
+        assert all(set(other) == {"id", "text", "snippet", "score"} for other in hit["more"])
+    tass = next(h for h in grouped["results"] if h["article_id"] == "tass-port")
+    assert len(tass["more"]) == 2 and all("<mark>" in o["snippet"] for o in tass["more"])
+
+
+def test_ungrouped_hits_have_no_more_key(client) -> None:
+    assert all("more" not in hit for hit in search(client)["results"])
+
+
+def test_grouped_answers_match_the_openapi_document(client) -> None:
+    import jsonschema
+
+    spec = client.get("/api/openapi.json").json
+    schema = {"$ref": "#/components/schemas/SearchResult", "components": spec["components"]}
+    jsonschema.validate(search(client, group="article"), schema)
+    jsonschema.validate(search(client, group="article", sort="date", k=1), schema)
+
+
+def test_the_page_groups_by_article_with_more_in_a_details(client) -> None:
+    html, doc = page(client, "/?q=порт&mode=bm25")
+    titles = [a["href"] for a in doc.find("a", class_="result-title")]
+    assert len(titles) == len(NEWEST_FIRST) and doc.selected("group") == ["article"]
+    assert f"Results 1–{len(titles)} of {len(titles)}" in html
+    assert "Ещё 2 из этой статьи" in html and "2 more from this article" in html
+    assert len(doc.find("details", class_="more")) == 3  # all but the one-paragraph article
+    assert "<script" not in html  # it expands without JavaScript
+    others = [a["href"] for t, a in doc.tags if t == "a" and "hl=" in str(a.get("href"))]
+    assert len(others) == len(titles) + 4  # 2 + 1 + 1 other paragraphs, each linked
+    path, query, anchor = link_parts(others[1])
+    assert path.startswith("/articles/") and anchor == f"p{query['hl']}"
+
+
+def test_the_page_lists_paragraphs_with_group_none(client) -> None:
+    _, doc = page(client, "/?q=порт&mode=bm25&group=none")
+    assert len(doc.find("a", class_="result-title")) == len(search(client, mode="bm25")["results"])
+    assert not doc.find("details", class_="more") and doc.selected("group") == ["none"]
+
+
+def test_the_cli_says_how_many_more(corpus: Path, tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index", source_dir=corpus, cache_dir=tmp_path / "c")
+    obj = {
+        "settings": settings,
+        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
+        "load_cross_encoder": lambda name: None,
+    }
+    assert CliRunner().invoke(cli, ["reindex"], obj=obj).exit_code == 0
+    found = CliRunner().invoke(
+        cli, ["search", "порт", "--mode", "bm25", "--group", "article"], obj=obj
+    )
+    assert "+ 2 more from this article" in found.output

@@ -21,6 +21,7 @@ from search.contract import (
     MODES,
     Hit,
     InvalidParameter,
+    MoreHit,
     SearchRequest,
     SearchResult,
     problem,
@@ -72,7 +73,9 @@ def search() -> ResponseReturnValue:
         q=query,
         mode=mode,
         result=result,
-        hits=[(hit, _hit_link(hit, query, mode)) for hit in result.results],
+        hits=[
+            (hit, _hit_link(hit, query, mode), _more(hit, query, mode)) for hit in result.results
+        ],
         pager=_pager(result, query, mode, page),
         **_form_context(),
     )
@@ -140,12 +143,30 @@ def _form_context(refill: bool = True) -> dict[str, Any]:
     }
 
 
+def _more(hit: Hit, query: str, mode: str) -> list[tuple[MoreHit, str, str]]:
+    """A grouped hit's other paragraphs: each with its link and its number (from 1)."""
+    return [
+        (other, _paragraph_link(hit.article_id, other.id, query, mode), _number(other.id))
+        for other in hit.more or []
+    ]
+
+
+def _number(paragraph_id: str) -> str:
+    """A paragraph's place in its article as a reader counts, from 1."""
+    return str(int(paragraph_id.rsplit(":", 1)[1]) + 1)
+
+
 def _hit_link(hit: Hit, query: str, mode: str) -> str:
     """The article page scrolled to, and marking, the hit's paragraph."""
-    n = hit.id.rsplit(":", 1)[1]
+    return _paragraph_link(hit.article_id, hit.id, query, mode)
+
+
+def _paragraph_link(article_id: str, paragraph_id: str, query: str, mode: str) -> str:
+    """The article page scrolled to, and marking, one of its paragraphs."""
+    n = paragraph_id.rsplit(":", 1)[1]
     return url_for(
         "pages.article",
-        article_id=hit.article_id,
+        article_id=article_id,
         hl=n,
         q=query,
         mode=mode,
