@@ -122,10 +122,7 @@ class Searcher:
         """One page of results for `request` (the API contract: search/contract.py)."""
         started = time.perf_counter()
         index = self.current()
-        allowed = None
-        if request.date_from or request.date_to:
-            iso = (d.isoformat() if d else None for d in (request.date_from, request.date_to))
-            allowed = np.asarray(index.store.rows_between(*iso), dtype=np.int64)
+        allowed = _allowed(index, request)
         depth = _depth(request)
         terms = analyze(request.q)
         mode = request.mode
@@ -276,6 +273,17 @@ def _by_article(index: LoadedIndex, ranked: Ranking) -> tuple[Ranking, dict[int,
     return best, more
 
 
+def _allowed(index: LoadedIndex, request: SearchRequest) -> np.ndarray | None:
+    """The rows the request's filters (dates, outlet, rubric) let through, for both legs to
+    search among before the cut; None when it has no filter."""
+    dates = (request.date_from, request.date_to)
+    if not any(dates) and request.source is None and request.rubric is None:
+        return None
+    iso = [d.isoformat() if d else None for d in dates]
+    rows = index.store.rows_matching(*iso, outlet=request.source, rubric=request.rubric)
+    return np.asarray(rows, dtype=np.int64)
+
+
 def _depth(request: SearchRequest) -> int:
     """How many hits each leg fetches: 10x the end of the results the request can list (the
     page's end; the whole date pool for sort=date, so that every page sorts the same pool)."""
@@ -336,6 +344,8 @@ def _hits(
                 score=score,
                 bm25=legs[0].get(doc),
                 semantic=legs[1].get(doc),
+                rubric=a.rubric,
+                outlet=a.outlet,
             )
         )
     return hits

@@ -211,3 +211,80 @@ def test_the_cli_says_how_many_more(corpus: Path, tmp_path: Path) -> None:
         cli, ["search", "порт", "--mode", "bm25", "--group", "article"], obj=obj
     )
     assert "+ 2 more from this article" in found.output
+
+
+# --- 7. outlet and rubric ---------------------------------------------------------------
+
+
+def test_hits_carry_outlet_and_rubric_where_the_corpus_has_them(client) -> None:
+    hits = {h["article_id"]: h for h in search(client, group="article")["results"]}
+    assert (hits["tass-port"]["outlet"], hits["tass-port"]["rubric"]) == ("ТАСС", "Экономика")
+    assert hits["undated-port"]["rubric"] == "ЭКОНОМИКА"
+    assert "outlet" not in hits["bilingual-port"] and "rubric" not in hits["bilingual-port"]
+    article = client.get("/api/articles/ifx-port").json["article"]
+    assert article["outlet"] == "Интерфакс" and article["source"] == "news.jsonl"
+    assert "outlet" not in client.get("/api/articles/bilingual-port").json["article"]
+
+
+@pytest.mark.parametrize(
+    ("params", "articles"),
+    [
+        ({"source": "тасс"}, {"tass-port", "undated-port"}),
+        ({"source": "ИНТЕРФАКС"}, {"ifx-port"}),
+        ({"rubric": "экономика"}, {"tass-port", "undated-port"}),
+        ({"rubric": " Экономика  "}, {"tass-port", "undated-port"}),
+        ({"source": "ТАСС", "rubric": "Политика"}, set()),
+        ({"source": "ТАС"}, set()),  # the whole name, not a part of it
+        ({"source": "ТАСС", "date_from": "2025-01-01"}, {"tass-port"}),
+    ],
+)
+def test_outlet_and_rubric_filter_both_legs(client, params, articles) -> None:
+    for mode in ("bm25", "semantic", "hybrid"):
+        found = {h["article_id"] for h in search(client, mode=mode, **params)["results"]}
+        assert found == articles, mode
+
+
+def test_outlet_and_rubric_values_are_checked(client) -> None:
+    for value, param in (("", "source"), ("x" * 201, "rubric")):
+        answer = client.get("/api/search", query_string={"q": "порт", param: value})
+        assert answer.status_code == 400 and answer.json["error"]["param"] == param
+        assert answer.json["error"]["message"] == f"{param} must be 1 to 200 characters"
+
+
+def test_the_page_shows_outlet_and_rubric_as_links_that_narrow_the_search(client) -> None:
+    html, doc = page(client, "/?q=порт&mode=bm25")
+    links = {
+        link_parts(a["href"])[1].get("source"): a["href"] for a in doc.find("a", class_="outlet")
+    }
+    assert set(links) == {"ТАСС", "Интерфакс"}
+    path, query, _ = link_parts(links["ТАСС"])
+    assert path == "/" and query == {"q": "порт", "mode": "bm25", "source": "ТАСС"}
+    _, narrowed = page(client, str(links["ТАСС"]))
+    titles = [a["href"] for a in narrowed.find("a", class_="result-title")]
+    assert len(titles) == 2 and narrowed.find("input", name="source", value="ТАСС")
+    assert filters_open(narrowed)
+    assert "Экономика" in html and "Интерфакс" in html
+
+
+def test_the_page_filters_by_rubric_from_its_form(client) -> None:
+    _, doc = page(client, "/?q=порт&mode=bm25&source=&rubric=политика")
+    assert [link_parts(a["href"])[0] for a in doc.find("a", class_="result-title")] == [
+        "/articles/ifx-port"
+    ]
+
+
+def test_a_store_written_before_outlets_reads_as_one_without_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    from index.store import SCHEMA, Store
+
+    path = tmp_path / "store.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA.replace(", outlet TEXT", ""))
+        db.execute("INSERT INTO articles VALUES ('a', 'T', '2025-09-01', NULL, 'Р', 'a.txt')")
+        db.execute("INSERT INTO paragraphs VALUES (0, 'a:0', 'a', 0, 'Порт.')")
+    db.close()
+    store = Store(path)
+    assert store.articles(["a"])["a"].outlet is None
+    assert store.rows_matching(rubric="р") == [0] and store.rows_matching(outlet="ТАСС") == []
+    store.close()

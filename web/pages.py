@@ -6,6 +6,7 @@ is autoescaped except the snippet, which the Searcher has already escaped and ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,7 +45,7 @@ GROUP_LABELS = {"article": "По статьям / By article", "none": "Все �
 EXAMPLES = ("порт Чанкай", "stipends for NAM students")
 # The form's fields besides q, and where the page's default differs from the API's: the page
 # lists each article once, the API keeps its paragraph list.
-FORM_FIELDS = ("mode", "sort", "group", "date_from", "date_to")
+FORM_FIELDS = ("mode", "sort", "group", "date_from", "date_to", "source", "rubric")
 PAGE_DEFAULTS = {"group": "article"}
 MAX_FIELD_CHARS = 200  # a refilled field is cut to this (the value itself is checked later)
 # Bilingual titles of the error pages, by status.
@@ -73,9 +74,7 @@ def search() -> ResponseReturnValue:
         q=query,
         mode=mode,
         result=result,
-        hits=[
-            (hit, _hit_link(hit, query, mode), _more(hit, query, mode)) for hit in result.results
-        ],
+        hits=[_shown(hit, query, mode) for hit in result.results],
         pager=_pager(result, query, mode, page),
         **_form_context(),
     )
@@ -141,6 +140,34 @@ def _form_context(refill: bool = True) -> dict[str, Any]:
         "examples": EXAMPLES,
         "form": _form_values() if refill else _defaults(),
     }
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A hit as the results page shows it: with its links."""
+
+    hit: Hit
+    link: str  # the article at the hit's paragraph
+    more: list[tuple[MoreHit, str, str]]  # grouped: other paragraphs, their links and numbers
+    outlet_link: str | None  # this search narrowed to the hit's outlet
+    rubric_link: str | None  # this search narrowed to the hit's rubric
+
+
+def _shown(hit: Hit, query: str, mode: str) -> Shown:
+    """`hit` with the links its result shows."""
+
+    def narrowed(name: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return url_for("pages.search", q=query, mode=mode, **(_carried() | {name: value}))
+
+    return Shown(
+        hit=hit,
+        link=_hit_link(hit, query, mode),
+        more=_more(hit, query, mode),
+        outlet_link=narrowed("source", hit.outlet),
+        rubric_link=narrowed("rubric", hit.rubric),
+    )
 
 
 def _more(hit: Hit, query: str, mode: str) -> list[tuple[MoreHit, str, str]]:
