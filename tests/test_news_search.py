@@ -4,6 +4,7 @@ through the API, the pages and the CLI, over a small news corpus and the fake en
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,56 @@ def test_a_store_written_before_outlets_reads_as_one_without_them(tmp_path: Path
     assert store.articles(["a"])["a"].outlet is None
     assert store.rows_matching(rubric="р") == [0] and store.rows_matching(outlet="ТАСС") == []
     store.close()
+
+
+# --- 6. the article page ----------------------------------------------------------------
+
+
+def test_the_article_page_marks_the_querys_words_throughout(client) -> None:
+    html, doc = page(client, "/articles/tass-port?q=порт+Чанкай&hl=1")
+    paragraphs = [a for t, a in doc.tags if t == "p" and str(a.get("id", "")).startswith("p")]
+    assert len(paragraphs) == 4
+    assert html.count("<mark>") == 4  # Порт, Чанкай, порта, порт: every paragraph but the last
+    assert "<mark>Порт</mark> <mark>Чанкай</mark>" in html and "<mark>порта</mark>" in html
+    _, plain = page(client, "/articles/tass-port")
+    assert "<mark>" not in plain.text and not plain.find("mark")
+
+
+def test_the_article_page_escapes_while_it_marks(tmp_path_factory) -> None:
+    from tests.corpora import write_evil_corpus
+
+    tmp = tmp_path_factory.mktemp("evil-marks")
+    evil = create_app(searcher=build_searcher(tmp, write_evil_corpus(tmp / "corpus")))
+    html, doc = page(evil.test_client(), "/articles/evil?q=порт+script")
+    assert "<mark>Порт</mark> &lt;<mark>script</mark>&gt;alert(1)" in html
+    assert not doc.find("script") and not doc.find("img")
+
+
+def test_the_article_page_has_a_search_box_that_keeps_the_search(client) -> None:
+    _, doc = page(client, "/articles/tass-port?q=порт&mode=bm25&sort=date&source=ТАСС&hl=0")
+    assert doc.find("form", class_="search", action="/", method="get")
+    (box,) = doc.find("input", name="q", type="search")
+    assert box["value"] == "порт" and "autofocus" not in box  # focus would leave #p0
+    assert doc.selected("mode") == ["bm25"] and doc.selected("sort") == ["date"]
+    assert doc.find("input", name="source", value="ТАСС")
+    (back,) = [link_parts(a["href"]) for a in doc.find("a") if str(a["href"]).startswith("/?")]
+    assert back[1] == {"q": "порт", "mode": "bm25", "sort": "date", "source": "ТАСС"}
+
+
+def test_the_article_page_has_headings_and_languages(client) -> None:
+    html, doc = page(client, "/articles/bilingual-port?q=port")
+    assert len(doc.find("h1")) == 1 and doc.find("h1", lang="en")  # more Latin letters
+    assert page(client, "/articles/tass-port")[1].find("h1", lang="ru")
+    assert doc.find("h2", class_="visually-hidden")
+    langs = [
+        a.get("lang") for t, a in doc.tags if t == "p" and str(a.get("id", "")).startswith("p")
+    ]
+    assert langs[:2] == ["ru", "en"]  # (the third's long Latin URL outweighs its Russian)
+    assert '<span lang="en">Back to search</span>' in html
+    assert "The <mark>port</mark> of Chancay" in html
+
+
+def test_long_words_and_links_wrap(client) -> None:
+    css = client.get("/static/style.css").get_data(as_text=True)
+    assert re.search(r"\.article p[^{]*\{[^}]*overflow-wrap: anywhere", css)
+    assert re.search(r"\.visually-hidden\s*\{[^}]*clip", css)

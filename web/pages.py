@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from core.errors import SearchError
+from index.text import script
 from search.contract import (
     MAX_OFFSET,
     MAX_QUERY_CHARS,
@@ -28,6 +29,7 @@ from search.contract import (
     problem,
     trim_query,
 )
+from search.snippets import highlight
 from web.errors import STATUS, status_of
 from web.searcher import get_searcher
 
@@ -47,6 +49,7 @@ EXAMPLES = ("порт Чанкай", "stipends for NAM students")
 # lists each article once, the API keeps its paragraph list.
 FORM_FIELDS = ("mode", "sort", "group", "date_from", "date_to", "source", "rubric")
 PAGE_DEFAULTS = {"group": "article"}
+SCRIPT_LANGS = {"cyrillic": "ru", "latin": "en"}  # a paragraph's language, by its script
 MAX_FIELD_CHARS = 200  # a refilled field is cut to this (the value itself is checked later)
 # Bilingual titles of the error pages, by status.
 ERROR_TITLES = {
@@ -223,21 +226,34 @@ def _pager(result: SearchResult, query: str, mode: str, page: int) -> dict[str, 
 
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> ResponseReturnValue:
-    """An article, every paragraph anchored as #p<n>; `hl` marks the one a result pointed at."""
+    """An article, every paragraph anchored as #p<n>; `hl` marks the one a result pointed at,
+    `q`'s words are marked throughout, and a search box starts the next search."""
     found = get_searcher().article(article_id)
     if found is None:
         abort(404, description=f"Статьи {article_id!r} нет / No article {article_id!r}")
     meta = found.article
-    q = request.args.get("q") or None
-    back = url_for("pages.search", q=q, mode=_given_mode(), **_carried())
+    q = trim_query(request.args.get("q", ""))[:MAX_QUERY_CHARS]
+    mode = _given_mode()
+    back = url_for("pages.search", q=q or None, mode=mode, **_carried())
     return render_template(
         "article.html",
         article=meta,
-        paragraphs=found.paragraphs,
+        title_lang=_lang(meta.title),
+        paragraphs=[(p, highlight(p.text, q), _lang(p.text)) for p in found.paragraphs],
         hl=request.args.get("hl", type=int),
         source_url=_web_url(meta.url),
         back=back,
+        q=q,
+        mode=mode or MODES[0],
+        autofocus=False,  # the reader came to read: focus would scroll away from #p<n>
+        **_form_context(),
     )
+
+
+def _lang(text: str) -> str | None:
+    """The language a text is written in, from its script (ru, en), for its lang attribute;
+    None when it has no letters of either."""
+    return SCRIPT_LANGS.get(script(text) or "")
 
 
 def _given_mode() -> str | None:
