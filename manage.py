@@ -240,9 +240,10 @@ def _format_hit(hit: Any) -> str:
         hit.snippet,
     )
     head = click.style(f"{hit.rank:>3}. {hit.title}", bold=True)
+    more = f"     + {len(hit.more)} more from this article\n" if hit.more else ""
     return (
         f"{head}\n     {hit.date or 'no date'} · {hit.id} · score {hit.score:.4f} · "
-        f"{' · '.join(legs)}\n     {html.unescape(marked)}\n"
+        f"{' · '.join(legs)}\n     {html.unescape(marked)}\n{more}"
     )
 
 

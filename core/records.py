@@ -19,6 +19,7 @@ class Article:
     url: str | None = None
     rubric: str | None = None
     source: str = ""  # file the article came from, relative to the corpus folder
+    outlet: str | None = None  # who published it (a .jsonl line's "source" field)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form of the article."""

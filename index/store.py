@@ -18,7 +18,7 @@ from core.records import Article, Paragraph
 SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, url TEXT, rubric TEXT,
-    source TEXT NOT NULL
+    source TEXT NOT NULL, outlet TEXT
 );
 CREATE TABLE paragraphs (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
@@ -40,8 +40,8 @@ def write_store(path: Path, articles: Iterable[Article], paragraphs: Sequence[Pa
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA)
         db.executemany(
-            f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            ((a.id, a.title, a.date, a.url, a.rubric, a.source) for a in articles),
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, outlet) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((a.id, a.title, a.date, a.url, a.rubric, a.source, a.outlet) for a in articles),
         )
         db.executemany(
             "INSERT INTO paragraphs (row, id, article_id, n, text) VALUES (?, ?, ?, ?, ?)",
@@ -128,6 +128,52 @@ class Store:
             )
         ]
 
+    def rows_matching(
+        self,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        outlet: str | None = None,
+        rubric: str | None = None,
+    ) -> list[int]:
+        """Paragraph rows of articles dated within [date_from, date_to] (ISO) and of this
+        outlet and rubric (whole values, any case: Unicode case folding, as SQL's lower()
+        folds ASCII only); None sets no condition."""
+        where, params = ["1"], []
+        if date_from or date_to:
+            where.append(
+                "a.date IS NOT NULL AND a.date BETWEEN coalesce(?, a.date) AND coalesce(?, a.date)"
+            )
+            params += [date_from, date_to]
+        for column, value in (("outlet", outlet), ("rubric", rubric)):
+            if value is not None:
+                where.append(f"poisk_fold(a.{column}) = ?")
+                params.append(fold(value))
+        self._register_fold()
+        query = (
+            f"SELECT p.row FROM paragraphs p JOIN ({self._article_select()}) a "
+            f"ON a.id = p.article_id WHERE {' AND '.join(where)} ORDER BY p.row"
+        )
+        return [r for (r,) in self._rows(query, params)]
+
+    def _article_columns(self) -> str:
+        """The article columns the readers take, in Article's order; a store written before
+        articles had an outlet reads as one without outlets."""
+        if not hasattr(self, "_has_outlet"):
+            found = {row[1] for row in self._rows("PRAGMA table_info(articles)")}
+            self._has_outlet = "outlet" in found
+        return f"{_ARTICLE_COLUMNS}, {'outlet' if self._has_outlet else 'NULL AS outlet'}"
+
+    def _article_select(self) -> str:
+        """A SELECT of every article with the columns of _article_columns()."""
+        return f"SELECT {self._article_columns()} FROM articles"
+
+    def _register_fold(self) -> None:
+        """Make fold() callable from SQL, as poisk_fold, on this store's connection."""
+        if not getattr(self, "_fold_registered", False):
+            with self._lock:
+                self._db.create_function("poisk_fold", 1, fold, deterministic=True)
+            self._fold_registered = True
+
     def paragraphs(self, rows: Sequence[int]) -> dict[int, Paragraph]:
         """Paragraphs by row number; every row must exist.
 
@@ -151,14 +197,15 @@ class Store:
 
         A caller that has already read the article's paragraphs passes them in.
         """
-        found = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
+        columns = self._article_columns()
+        found = self._rows(f"SELECT {columns} FROM articles WHERE id = ?", (article_id,))
         if not found:
             return None
-        aid, title, date, url, rubric, source = found[0]
+        aid, title, date, url, rubric, source, outlet = found[0]
         if paragraphs is None:
             paragraphs = self.article_paragraphs(article_id)
         body = "\n\n".join(p.text for p in paragraphs)
-        article = Article(aid, title, body, date, url, rubric, source)
+        article = Article(aid, title, body, date, url, rubric, source, outlet)
         if not _is_article(article):
             self._damaged("holds an article whose fields are not text")
         return article
@@ -171,9 +218,10 @@ class Store:
         """
         ids = list(set(article_ids))
         marks = ",".join("?" * len(ids))
-        query = f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})"
+        query = f"SELECT {self._article_columns()} FROM articles WHERE id IN ({marks})"
         found = {
-            r[0]: Article(r[0], r[1], "", r[2], r[3], r[4], r[5]) for r in self._rows(query, ids)
+            r[0]: Article(r[0], r[1], "", r[2], r[3], r[4], r[5], r[6])
+            for r in self._rows(query, ids)
         }
         if len(found) != len(ids):
             self._damaged("has paragraphs whose article is missing")
@@ -190,6 +238,11 @@ class Store:
         return paragraphs
 
 
+def fold(value: object) -> str | None:
+    """A metadata value as filters compare it: white space collapsed, case folded."""
+    return " ".join(value.split()).casefold() if isinstance(value, str) else None
+
+
 def _is_paragraph(p: Paragraph) -> bool:
     """Whether a paragraph read back has the types write_store() gave it."""
     return (
@@ -202,7 +255,7 @@ def _is_paragraph(p: Paragraph) -> bool:
 
 def _is_article(a: Article) -> bool:
     """Whether an article read back has the types write_store() gave it."""
-    optional = (a.date, a.url, a.rubric)
+    optional = (a.date, a.url, a.rubric, a.outlet)
     return (
         isinstance(a.id, str)
         and isinstance(a.title, str)

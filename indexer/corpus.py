@@ -3,7 +3,8 @@
 Supported files (found recursively, read in sorted order):
 
 * ``.txt`` / ``.md`` -- one article each; the id is the relative path without suffix.
-* ``.jsonl`` -- one article a line with keys ``id``, ``title``, ``date``, ``url``, ``text``.
+* ``.jsonl`` -- one article a line with keys ``id``, ``title``, ``date``, ``url``, ``text``,
+  and optionally ``rubric`` and ``source`` (the outlet that published it).
 
 Real newsroom exports are messy, so text is cleaned with general rules, never per file:
 a leading ``date: YYYY-MM-DD`` field is metadata; a scraped page's header (stray short
@@ -19,7 +20,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.records import Article
@@ -329,7 +330,8 @@ def _article_from_json(obj: dict, fallback_id: str, source: str) -> Article | No
     parsed.url = _string_field(obj, "url") or parsed.url
     parsed.rubric = _string_field(obj, "rubric") or parsed.rubric
     parsed.date = _parse_date(obj.get("date")) or parsed.date
-    return _make_article(parsed, _safe_id(str(raw_id)), source)
+    article = _make_article(parsed, _safe_id(str(raw_id)), source)
+    return replace(article, outlet=_string_field(obj, "source"))  # the outlet, not the file
 
 
 def _read_jsonl(data: bytes, rel: Path) -> tuple[_Entries, list[Skipped]]:

@@ -13,9 +13,17 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from core.errors import SearchError
@@ -24,10 +32,15 @@ from search.fusion import DEFAULT_ALPHA, DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
+MAX_FILTER_CHARS = 200  # an outlet or rubric name
+# sort=date orders the first DATE_POOL results of the relevance ranking (the relevance floor):
+# deeper results are too loosely related to the query to be worth listing by date.
+DATE_POOL = 200
 
 Mode = Literal["hybrid", "bm25", "semantic"]
 Fusion = Literal[FUSIONS]  # type: ignore[valid-type]
 Group = Literal["none", "article"]
+Sort = Literal["relevance", "date"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 # The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
@@ -83,6 +96,33 @@ class SearchRequest(BaseModel):
     date_from: date | None = Field(None, description="earliest article date")
     date_to: date | None = Field(None, description="latest article date (>= date_from)")
     group: Group = Field("none", description="article: each article once, at its best paragraph")
+    sort: Sort = Field(
+        "relevance",
+        description=f"date: the first {DATE_POOL} results by relevance, newest first "
+        "(undated last, equal dates by relevance)",
+    )
+
+    source: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_FILTER_CHARS,
+        description="only articles of this outlet (the corpus's source field; outlet in "
+        "answers): the whole name, any case",
+    )
+    rubric: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_FILTER_CHARS,
+        description="only articles of this rubric: the whole name, any case",
+    )
+
+    @field_validator("source", "rubric")
+    @classmethod
+    def _filter_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Valid Unicode (a CLI string can hold a lone surrogate)."""
+        if value is not None and _has_surrogate(value):
+            raise ValueError(f"{info.field_name} must be valid Unicode text")
+        return value
 
     @field_validator("q")
     @classmethod
@@ -91,7 +131,7 @@ class SearchRequest(BaseModel):
         value = trim_query(value)
         if not value:
             raise ValueError("q must not be empty")
-        if not value.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        if _has_surrogate(value):
             raise ValueError("q must be valid Unicode text (it holds a lone surrogate)")
         return value
 
@@ -131,6 +171,11 @@ class SearchRequest(BaseModel):
         if "q" not in values and "q" not in fixed:
             raise InvalidParameter("q", "q is required")
         return cls(**values, **fixed)
+
+
+def _has_surrogate(value: str) -> bool:
+    """Whether `value` holds a lone surrogate (not text: it cannot be encoded)."""
+    return not value.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in value)
 
 
 def parse_value(name: str, field: FieldInfo, raw: str) -> Any:
@@ -185,6 +230,8 @@ def problem(name: str, field: FieldInfo) -> str:
         return f"{name} must be a number from {low} to {high}"
     if kind is date:
         return f"{name} must be a date as YYYY-MM-DD"
+    if field.metadata and kind is str:
+        return f"{name} must be 1 to {MAX_FILTER_CHARS} characters"
     return f"{name} is not valid"
 
 
@@ -213,13 +260,32 @@ NullableDate = Annotated[str | None, Field(json_schema_extra={"format": "date"})
 
 
 class _Record(BaseModel):
-    """A closed, immutable response object; to_dict() is its JSON form."""
+    """A closed, immutable response object; to_dict() is its JSON form.
+
+    Keys added after the first release (OPTIONAL) are left out of the JSON while they are
+    None, so an answer that does not use them is what it always was."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
-        """The plain-JSON form, keys in declaration order."""
-        return self.model_dump()
+        """The plain-JSON form, keys in declaration order, absent optional keys left out."""
+        return {
+            name: _plain(getattr(self, name))
+            for name in type(self).model_fields
+            if not (name in self.OPTIONAL and getattr(self, name) is None)
+        }
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as plain JSON (records through their to_dict)."""
+    if isinstance(value, _Record):
+        return value.to_dict()
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 class LegHit(_Record):
@@ -229,8 +295,19 @@ class LegHit(_Record):
     score: float
 
 
+class MoreHit(_Record):
+    """Another paragraph of a grouped hit's article among the results."""
+
+    id: str = Field(description='"<article_id>:<n>"')
+    text: str = Field(description="the whole paragraph, plain text")
+    snippet: str = Field(description="HTML-escaped text; the only markup is <mark> around matches")
+    score: float = Field(description="fused score")
+
+
 class Hit(_Record):
     """One search result: a paragraph, its article, its fused and per-leg standing."""
+
+    OPTIONAL = frozenset({"rubric", "outlet", "more"})
 
     rank: Rank = Field(description="1-based, over the whole result list (offset included)")
     id: str = Field(description='"<article_id>:<n>", n from 0')
@@ -243,6 +320,15 @@ class Hit(_Record):
     score: float = Field(description="fused score (the single leg's in bm25/semantic mode)")
     bm25: LegHit | None
     semantic: LegHit | None
+    rubric: str | None = Field(None, description="the article's rubric (absent when it has none)")
+    outlet: str | None = Field(
+        None, description="who published the article (absent when the corpus does not say)"
+    )
+    more: list[MoreHit] | None = Field(
+        None,
+        description="group=article only (absent otherwise): the article's other paragraphs "
+        "among the results, best first",
+    )
 
 
 class SearchResult(_Record):
@@ -270,6 +356,11 @@ class ArticleMeta(_Record):
     url: str | None
     rubric: str | None
     source: str = Field(description="file it came from, in the corpus")
+    outlet: str | None = Field(
+        None, description="who published it (absent when the corpus does not say)"
+    )
+
+    OPTIONAL = frozenset({"outlet"})
 
 
 class ArticleParagraph(_Record):

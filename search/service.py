@@ -22,12 +22,14 @@ from index.manifest import Expected
 from index.text import analyze
 from search import fusion as fuse
 from search.contract import (
+    DATE_POOL,
     ArticleMeta,
     ArticleParagraph,
     ArticleWithParagraphs,
     Hit,
     LegHit,
     ModelInfo,
+    MoreHit,
     SearchRequest,
     SearchResult,
     Stats,
@@ -119,20 +121,22 @@ class Searcher:
         """One page of results for `request` (the API contract: search/contract.py)."""
         started = time.perf_counter()
         index = self.current()
-        allowed = None
-        if request.date_from or request.date_to:
-            iso = (d.isoformat() if d else None for d in (request.date_from, request.date_to))
-            allowed = np.asarray(index.store.rows_between(*iso), dtype=np.int64)
-        depth = max(MIN_DEPTH, 10 * (request.offset + request.k))
+        allowed = _allowed(index, request)
+        depth = _depth(request)
         terms = analyze(request.q)
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
         semantic = self._semantic(index, request.q, depth, allowed) if mode != "bm25" else []
         ranked = _fused(index, terms, request, lexical, semantic)
+        more = None
         if request.group == "article":
-            ranked = _best_per_article(index, ranked)
+            ranked, more = _by_article(index, ranked)
+        if request.sort == "date":
+            ranked = _newest_first(index, ranked[:DATE_POOL])
         page = ranked[request.offset : request.offset + request.k]
         hits = _hits(index, request.q, page, request.offset, lexical, semantic)
+        if more is not None:
+            hits = _with_more(index, request.q, hits, page, more)
         return SearchResult(
             query=request.q,
             mode=mode,
@@ -251,17 +255,65 @@ def _coverage(index: LoadedIndex, terms: list[str], lexical: Ranking) -> dict[in
     return dict(zip(docs, coverage.tolist()))
 
 
-def _best_per_article(index: LoadedIndex, ranked: Ranking) -> Ranking:
-    """The ranking with each article's first (best) paragraph only."""
+def _by_article(index: LoadedIndex, ranked: Ranking) -> tuple[Ranking, dict[int, Ranking]]:
+    """The ranking with each article's first (best) paragraph only, and for each of those
+    the article's other paragraphs in the ranking, best first."""
     paragraphs = index.store.paragraphs([doc for doc, _ in ranked])
-    seen: set[str] = set()
-    best = []
+    best_of: dict[str, int] = {}
+    best, more = [], {}
     for doc, score in ranked:
         article_id = paragraphs[doc].article_id
-        if article_id not in seen:
-            seen.add(article_id)
+        if article_id not in best_of:
+            best_of[article_id] = doc
             best.append((doc, score))
-    return best
+            more[doc] = []
+        else:
+            more[best_of[article_id]].append((doc, score))
+    return best, more
+
+
+def _allowed(index: LoadedIndex, request: SearchRequest) -> np.ndarray | None:
+    """The rows the request's filters (dates, outlet, rubric) let through, for both legs to
+    search among before the cut; None when it has no filter."""
+    dates = (request.date_from, request.date_to)
+    if not any(dates) and request.source is None and request.rubric is None:
+        return None
+    iso = [d.isoformat() if d else None for d in dates]
+    rows = index.store.rows_matching(*iso, outlet=request.source, rubric=request.rubric)
+    return np.asarray(rows, dtype=np.int64)
+
+
+def _depth(request: SearchRequest) -> int:
+    """How many hits each leg fetches: 10x the end of the results the request can list (the
+    page's end; the whole date pool for sort=date, so that every page sorts the same pool)."""
+    end = DATE_POOL if request.sort == "date" else request.offset + request.k
+    return max(MIN_DEPTH, 10 * end)
+
+
+def _newest_first(index: LoadedIndex, ranked: Ranking) -> Ranking:
+    """`ranked` by its articles' dates, newest first; undated articles after every dated one;
+    equal dates (and the undated) keep their relevance order (the sort is stable)."""
+    paragraphs = index.store.paragraphs([doc for doc, _ in ranked])
+    articles = index.store.articles(p.article_id for p in paragraphs.values())
+    dates = {doc: articles[p.article_id].date or "" for doc, p in paragraphs.items()}
+    return sorted(ranked, key=lambda item: dates[item[0]], reverse=True)
+
+
+def _with_more(
+    index: LoadedIndex, query: str, hits: list[Hit], page: Ranking, more: dict[int, Ranking]
+) -> list[Hit]:
+    """`hits` (grouped: one an article, in `page`'s order) each with its article's other
+    paragraphs from `more`, with their snippets."""
+    paragraphs = index.store.paragraphs([d for doc, _ in page for d, _ in more[doc]])
+
+    def other(doc: int, score: float) -> MoreHit:
+        p = paragraphs[doc]
+        return MoreHit(id=p.id, text=p.text, snippet=snippet(p.text, query), score=score)
+
+    return [
+        hit.model_copy(update={"more": [other(*item) for item in more[doc]]})
+        for hit, (doc, _) in zip(hits, page, strict=True)
+    ]
 
 
 def _hits(
@@ -291,6 +343,8 @@ def _hits(
                 score=score,
                 bm25=legs[0].get(doc),
                 semantic=legs[1].get(doc),
+                rubric=a.rubric,
+                outlet=a.outlet,
             )
         )
     return hits

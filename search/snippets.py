@@ -65,3 +65,8 @@ def snippet(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
     if end < len(text):
         parts.append(ELLIPSIS)
     return "".join(parts)
+
+
+def highlight(text: str, query: str) -> str:
+    """HTML for the whole of `text` with the query's words in <mark> (the article page)."""
+    return snippet(text, query, max_chars=len(text))

@@ -26,10 +26,19 @@ class Elements(HTMLParser):
         super().__init__()
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
+        self.options: dict[str, list[dict[str, str | None]]] = {}  # by their select's name
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+        if tag == "select":
+            self.options[str(dict(attrs).get("name"))] = []
+        elif tag == "option":
+            list(self.options.values())[-1].append(dict(attrs))
+
+    def selected(self, name: str) -> list[str | None]:
+        """The selected values of the select named `name`."""
+        return [a["value"] for a in self.options[name] if "selected" in a]
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -79,11 +88,11 @@ def test_empty_state_has_the_form_and_examples(client: FlaskClient) -> None:
     (box,) = doc.find("input", name="q", type="search")
     assert "autofocus" in box and box["value"] == ""
     assert doc.find("select", name="mode") and doc.find("button", type="submit")
-    modes = [a["value"] for a in doc.find("option")]
+    modes = [a["value"] for a in doc.options["mode"]]
     assert modes == ["hybrid", "bm25", "semantic"]
     examples = [a["href"] for a in doc.find("a", class_="example")]
     assert len(examples) == 2 and all(href.startswith("/?q=") for href in examples)
-    assert "Поиск / Search" in html and not doc.find("ol")
+    assert 'Поиск / <span lang="en">Search</span>' in html and not doc.find("ol")
 
 
 def test_examples_lead_to_results(client: FlaskClient) -> None:
@@ -98,7 +107,7 @@ def test_results_show_title_date_snippet_and_link(client: FlaskClient) -> None:
     assert doc.find("ol", class_="results") and doc.find("li", class_="result")
     (box,) = doc.find("input", name="q")
     assert box["value"] == "порт Чанкай"
-    assert [a["value"] for a in doc.find("option") if "selected" in a] == ["bm25"]
+    assert doc.selected("mode") == ["bm25"]
     first = link_parts(doc.find("a", class_="result-title")[0]["href"])
     query = {"hl": "7", "q": "порт Чанкай", "mode": "bm25"}
     assert first == (f"/articles/{CHANCAY_ARTICLE}", query, "p7")
@@ -109,10 +118,10 @@ def test_results_show_title_date_snippet_and_link(client: FlaskClient) -> None:
 
 
 def test_pagination_keeps_query_and_mode(client: FlaskClient) -> None:
-    _, doc = page(client, "/?q=Азербайджан&mode=semantic")
+    _, doc = page(client, "/?q=Азербайджан&mode=semantic&group=none")
     assert not doc.find("a", rel="prev")
     (next_link,) = doc.find("a", rel="next")
-    query = {"q": "Азербайджан", "mode": "semantic"}
+    query = {"q": "Азербайджан", "mode": "semantic", "group": "none"}
     assert link_parts(next_link["href"]) == ("/", {**query, "page": "2"}, "")
     html2, doc2 = page(client, str(next_link["href"]))
     assert "Results 11–20 of 21" in html2
@@ -122,7 +131,7 @@ def test_pagination_keeps_query_and_mode(client: FlaskClient) -> None:
     firsts = {a["href"] for a in doc.find("a", class_="result-title")}
     seconds = {a["href"] for a in doc2.find("a", class_="result-title")}
     assert not firsts & seconds
-    _, last = page(client, "/?q=Азербайджан&mode=semantic&page=3")
+    _, last = page(client, "/?q=Азербайджан&mode=semantic&group=none&page=3")
     assert not last.find("a", rel="next") and len(last.find("li", class_="result")) == 1
 
 

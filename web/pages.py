@@ -6,25 +6,30 @@ is autoescaped except the snippet, which the Searcher has already escaped and ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from core.errors import SearchError
+from index.text import script
 from search.contract import (
     MAX_OFFSET,
     MAX_QUERY_CHARS,
     MODES,
     Hit,
     InvalidParameter,
+    MoreHit,
     SearchRequest,
     SearchResult,
     problem,
     trim_query,
 )
+from search.snippets import highlight
 from web.errors import STATUS, status_of
 from web.searcher import get_searcher
 
@@ -37,7 +42,15 @@ MODE_LABELS = {
     "bm25": "По словам / Words (BM25)",
     "semantic": "По смыслу / Meaning",
 }
+SORT_LABELS = {"relevance": "По релевантности / Relevance", "date": "Сначала новые / Newest first"}
+GROUP_LABELS = {"article": "По статьям / By article", "none": "Все абзацы / Every paragraph"}
 EXAMPLES = ("порт Чанкай", "stipends for NAM students")
+# The form's fields besides q, and where the page's default differs from the API's: the page
+# lists each article once, the API keeps its paragraph list.
+FORM_FIELDS = ("mode", "sort", "group", "date_from", "date_to", "source", "rubric")
+PAGE_DEFAULTS = {"group": "article"}
+SCRIPT_LANGS = {"cyrillic": "ru", "latin": "en"}  # a paragraph's language, by its script
+MAX_FIELD_CHARS = 200  # a refilled field is cut to this (the value itself is checked later)
 # Bilingual titles of the error pages, by status.
 ERROR_TITLES = {
     400: "Неверный запрос / Bad request",
@@ -56,8 +69,7 @@ def search() -> ResponseReturnValue:
     if not trim_query(request.args.get("q", "")):
         return render_template("search.html", q="", mode=mode, result=None, **_form_context())
     page = _page_number()
-    offset = (page - 1) * PAGE_SIZE
-    search_request = SearchRequest.from_query(request.args, k=PAGE_SIZE, offset=offset)
+    search_request = _search_request(page)
     result = get_searcher().search(search_request)
     query = search_request.q
     return render_template(
@@ -65,10 +77,44 @@ def search() -> ResponseReturnValue:
         q=query,
         mode=mode,
         result=result,
-        hits=[(hit, _hit_link(hit, query, mode)) for hit in result.results],
+        hits=[_shown(hit, query, mode) for hit in result.results],
         pager=_pager(result, query, mode, page),
         **_form_context(),
     )
+
+
+def _search_request(page: int) -> SearchRequest:
+    """The request of the form: its filled-in fields (an empty one is not given), the page's
+    defaults where the form says nothing, and the page's size and offset."""
+    args = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v != ""])
+    fixed: dict[str, Any] = {"k": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
+    fixed |= {name: value for name, value in PAGE_DEFAULTS.items() if name not in args}
+    return SearchRequest.from_query(args, **fixed)
+
+
+def _defaults() -> dict[str, str]:
+    """The form's fields as the page fills them when the request says nothing."""
+    fields = SearchRequest.model_fields
+    defaults = {name: PAGE_DEFAULTS.get(name, fields[name].default) for name in FORM_FIELDS}
+    return {name: "" if value is None else str(value) for name, value in defaults.items()}
+
+
+def _form_values() -> dict[str, str]:
+    """The form's fields as the request gave them (a refused value too, so the user can fix
+    it), the page's defaults where it gave none."""
+    given = {name: request.args.get(name, "")[:MAX_FIELD_CHARS] for name in FORM_FIELDS}
+    return {name: given[name] or default for name, default in _defaults().items()}
+
+
+def _carried() -> dict[str, str]:
+    """The form's fields (but mode) that differ from the page's defaults: what links back to
+    this search (the pager, the results, the article page's way back) keep."""
+    defaults = _defaults()
+    return {
+        name: value
+        for name, value in _form_values().items()
+        if name != "mode" and value != defaults[name]
+    }
 
 
 def _mode() -> str:
@@ -87,16 +133,75 @@ def _page_number() -> int:
     return int(raw)
 
 
-def _form_context() -> dict[str, Any]:
-    """What the search form needs besides the current values."""
-    return {"modes": MODE_LABELS, "examples": EXAMPLES}
+def _form_context(refill: bool = True) -> dict[str, Any]:
+    """What the search form needs besides q and mode: its choices, and its fields' values
+    (the request's with `refill`, else the defaults)."""
+    return {
+        "modes": MODE_LABELS,
+        "sorts": SORT_LABELS,
+        "groups": GROUP_LABELS,
+        "examples": EXAMPLES,
+        "form": _form_values() if refill else _defaults(),
+    }
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A hit as the results page shows it: with its links."""
+
+    hit: Hit
+    link: str  # the article at the hit's paragraph
+    more: list[tuple[MoreHit, str, str]]  # grouped: other paragraphs, their links and numbers
+    outlet_link: str | None  # this search narrowed to the hit's outlet
+    rubric_link: str | None  # this search narrowed to the hit's rubric
+
+
+def _shown(hit: Hit, query: str, mode: str) -> Shown:
+    """`hit` with the links its result shows."""
+
+    def narrowed(name: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return url_for("pages.search", q=query, mode=mode, **(_carried() | {name: value}))
+
+    return Shown(
+        hit=hit,
+        link=_hit_link(hit, query, mode),
+        more=_more(hit, query, mode),
+        outlet_link=narrowed("source", hit.outlet),
+        rubric_link=narrowed("rubric", hit.rubric),
+    )
+
+
+def _more(hit: Hit, query: str, mode: str) -> list[tuple[MoreHit, str, str]]:
+    """A grouped hit's other paragraphs: each with its link and its number (from 1)."""
+    return [
+        (other, _paragraph_link(hit.article_id, other.id, query, mode), _number(other.id))
+        for other in hit.more or []
+    ]
+
+
+def _number(paragraph_id: str) -> str:
+    """A paragraph's place in its article as a reader counts, from 1."""
+    return str(int(paragraph_id.rsplit(":", 1)[1]) + 1)
 
 
 def _hit_link(hit: Hit, query: str, mode: str) -> str:
     """The article page scrolled to, and marking, the hit's paragraph."""
-    n = hit.id.rsplit(":", 1)[1]
+    return _paragraph_link(hit.article_id, hit.id, query, mode)
+
+
+def _paragraph_link(article_id: str, paragraph_id: str, query: str, mode: str) -> str:
+    """The article page scrolled to, and marking, one of its paragraphs."""
+    n = paragraph_id.rsplit(":", 1)[1]
     return url_for(
-        "pages.article", article_id=hit.article_id, hl=n, q=query, mode=mode, _anchor=f"p{n}"
+        "pages.article",
+        article_id=article_id,
+        hl=n,
+        q=query,
+        mode=mode,
+        **_carried(),
+        _anchor=f"p{n}",
     )
 
 
@@ -106,7 +211,8 @@ def _pager(result: SearchResult, query: str, mode: str, page: int) -> dict[str, 
     has_next = last < result.total and page < LAST_PAGE
 
     def link(number: int) -> str:
-        return url_for("pages.search", q=query, mode=mode, page=number if number > 1 else None)
+        at = number if number > 1 else None
+        return url_for("pages.search", q=query, mode=mode, **_carried(), page=at)
 
     return {
         "first": first,
@@ -120,20 +226,34 @@ def _pager(result: SearchResult, query: str, mode: str, page: int) -> dict[str, 
 
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> ResponseReturnValue:
-    """An article, every paragraph anchored as #p<n>; `hl` marks the one a result pointed at."""
+    """An article, every paragraph anchored as #p<n>; `hl` marks the one a result pointed at,
+    `q`'s words are marked throughout, and a search box starts the next search."""
     found = get_searcher().article(article_id)
     if found is None:
         abort(404, description=f"Статьи {article_id!r} нет / No article {article_id!r}")
     meta = found.article
-    back = url_for("pages.search", q=request.args.get("q") or None, mode=_given_mode())
+    q = trim_query(request.args.get("q", ""))[:MAX_QUERY_CHARS]
+    mode = _given_mode()
+    back = url_for("pages.search", q=q or None, mode=mode, **_carried())
     return render_template(
         "article.html",
         article=meta,
-        paragraphs=found.paragraphs,
+        title_lang=_lang(meta.title),
+        paragraphs=[(p, highlight(p.text, q), _lang(p.text)) for p in found.paragraphs],
         hl=request.args.get("hl", type=int),
         source_url=_web_url(meta.url),
         back=back,
+        q=q,
+        mode=mode or MODES[0],
+        autofocus=False,  # the reader came to read: focus would scroll away from #p<n>
+        **_form_context(),
     )
+
+
+def _lang(text: str) -> str | None:
+    """The language a text is written in, from its script (ru, en), for its lang attribute;
+    None when it has no letters of either."""
+    return SCRIPT_LANGS.get(script(text) or "")
 
 
 def _given_mode() -> str | None:
@@ -157,8 +277,8 @@ def error_page(
 ) -> tuple[str, int]:
     """A small page for a failed request, with the search form to go on from.
 
-    `keep_query` refills the form with the request's q and mode (for a 400, so the user can
-    fix it); other errors never parse the query string, which may be the problem (414).
+    `keep_query` refills the form with the request's values (for a 400, so the user can fix
+    it); other errors never parse the query string, which may be the problem (414).
     """
     q, mode = "", MODES[0]
     if keep_query:
@@ -166,7 +286,8 @@ def error_page(
         mode = _given_mode() or mode
     context = {"status": status, "message": message, "command": command, "q": q, "mode": mode}
     title = ERROR_TITLES.get(status, "Ошибка / Error")
-    return render_template("error.html", title=title, **context, **_form_context()), status
+    page = render_template("error.html", title=title, **context, **_form_context(keep_query))
+    return page, status
 
 
 def _search_error(exc: SearchError) -> ResponseReturnValue:
