@@ -27,7 +27,14 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from core.errors import SearchError
-from search.fusion import DEFAULT_ALPHA, DEFAULT_ALPHAS, DEFAULT_FUSION, FUSIONS
+from search.fusion import (
+    DEFAULT_ALPHA,
+    DEFAULT_ALPHAS,
+    DEFAULT_FUSION,
+    FEW_HOLDERS,
+    FUSIONS,
+    TRUSTED_ALPHA,
+)
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -89,8 +96,10 @@ class SearchRequest(BaseModel):
         None,
         ge=0,
         le=1,
-        description="weight of the semantic leg in coverage and convex fusion (default "
-        f"{' and '.join(str(a) for a in DEFAULT_ALPHAS.values())}; ignored by the RRF fusions)",
+        description="weight of the semantic leg in coverage and convex fusion (coverage: "
+        f"{DEFAULT_ALPHAS['coverage']}, or {TRUSTED_ALPHA} when BM25's first hit is one of at "
+        f"most {FEW_HOLDERS} that hold every query word; convex: {DEFAULT_ALPHAS['convex']}; "
+        "ignored by the RRF fusions)",
         json_schema_extra={"default": DEFAULT_ALPHA},
     )
     date_from: date | None = Field(None, description="earliest article date")
@@ -150,8 +159,9 @@ class SearchRequest(BaseModel):
 
     @property
     def alpha_used(self) -> float | None:
-        """The semantic weight this search fuses with: the fusion's default unless given;
-        None when the mode or the fusion has no weight."""
+        """The semantic weight asked for: as given, else the fusion's default (which the
+        coverage fusion may lower by the query's evidence: search/fusion.py); None when the
+        mode or the fusion has no weight."""
         if self.mode != "hybrid" or self.fusion not in DEFAULT_ALPHAS:
             return None
         return DEFAULT_ALPHAS[self.fusion] if self.alpha is None else self.alpha

@@ -28,8 +28,15 @@ REF_RANK = 100
 # checked on its test split (README, "Retrieval quality").
 FUSIONS = ("coverage", "coverage-rrf", "rrf", "convex")
 DEFAULT_FUSION = FUSIONS[0]
-DEFAULT_ALPHAS = {"coverage": 0.8, "convex": 0.5}  # semantic weight; fusions with a weight
+DEFAULT_ALPHAS = {"coverage": 0.7, "convex": 0.5}  # semantic weight; fusions with a weight
 DEFAULT_ALPHA = DEFAULT_ALPHAS[DEFAULT_FUSION]
+# The coverage fusion's semantic weight when BM25's first hit holds the whole query and at
+# most FEW_HOLDERS of its first REF_RANK hits do, the query written in the corpus's script:
+# the query names what it wants, and BM25 has found the few places that hold it. Chosen on
+# the tuning splits of the GIMP manual and the news set together (docs/quality.md).
+TRUSTED_ALPHA = 0.3
+FEW_HOLDERS = 5
+FULL_COVERAGE = 0.999  # a hit "holds the query": float sums of IDF shares stop short of 1
 TITLE_BOOST = 0.3  # weight of the title's standardised similarity in the semantic leg
 
 
@@ -67,6 +74,18 @@ def rrf(
             w = 1.0 if weight is None else weight.get(doc, 0.0)
             fused[doc] = fused.get(doc, 0.0) + w / (k + rank)
     return _sorted(fused)
+
+
+def coverage_alpha(lexical: Ranking, coverage: Mapping[int, float], same_script: bool) -> float:
+    """The coverage fusion's semantic weight for one query: TRUSTED_ALPHA when BM25's own
+    evidence holds (its first hit holds every query word the index knows, at most
+    FEW_HOLDERS of its first REF_RANK hits do, and the query is in the corpus's script),
+    else the default. `coverage` is each BM25 hit's share of the query's IDF mass."""
+    top = _canonical(lexical)[:REF_RANK]
+    if not same_script or not top or coverage.get(top[0][0], 0.0) < FULL_COVERAGE:
+        return DEFAULT_ALPHAS["coverage"]
+    holders = sum(1 for doc, _ in top if coverage.get(doc, 0.0) >= FULL_COVERAGE)
+    return TRUSTED_ALPHA if holders <= FEW_HOLDERS else DEFAULT_ALPHAS["coverage"]
 
 
 def min_max(ranking: Ranking, ref: int = REF_RANK) -> dict[int, float]:

@@ -127,7 +127,7 @@ class Searcher:
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
         semantic = self._semantic(index, request.q, depth, allowed) if mode != "bm25" else []
-        ranked = _fused(index, terms, request, lexical, semantic)
+        ranked, alpha = _fused(index, terms, request, lexical, semantic)
         more = None
         if request.group == "article":
             ranked, more = _by_article(index, ranked)
@@ -141,7 +141,7 @@ class Searcher:
             query=request.q,
             mode=mode,
             fusion=request.fusion,
-            alpha=request.alpha_used,
+            alpha=alpha,
             k=request.k,
             offset=request.offset,
             total=len(ranked),
@@ -226,33 +226,39 @@ def _fused(
     request: SearchRequest,
     lexical: Ranking,
     semantic: Ranking,
-) -> Ranking:
-    """The final ranking: one leg as it is, or both fused as the request asks."""
+) -> tuple[Ranking, float | None]:
+    """The final ranking, one leg as it is or both fused as the request asks, and the
+    semantic weight it was fused with (None where there is none)."""
     mode, fusion, alpha = request.mode, request.fusion, request.alpha_used
     if mode == "bm25":
-        return lexical
+        return lexical, None
     if mode == "semantic":
-        return semantic
+        return semantic, None
     if fusion == "convex":
-        return fuse.convex(lexical, semantic, alpha or 0.0)
+        return fuse.convex(lexical, semantic, alpha or 0.0), alpha
     if fusion == "coverage":
-        return fuse.convex(lexical, semantic, alpha or 0.0, _coverage(index, terms, lexical))
+        coverage = _coverage(index, terms, lexical)
+        if request.alpha is None:  # the default weight follows the query's own evidence
+            same_script = index.in_main_script(request.q)
+            alpha = fuse.coverage_alpha(lexical, coverage, same_script)
+        weights = {doc: c**COVERAGE_POWER for doc, c in coverage.items()}
+        return fuse.convex(lexical, semantic, alpha or 0.0, weights), alpha
     if fusion == "coverage-rrf":
-        return fuse.rrf([lexical, semantic], weights=[_coverage(index, terms, lexical), None])
-    return fuse.rrf([lexical, semantic])
+        weights = {doc: c**COVERAGE_POWER for doc, c in _coverage(index, terms, lexical).items()}
+        return fuse.rrf([lexical, semantic], weights=[weights, None]), None
+    return fuse.rrf([lexical, semantic]), None
 
 
 def _coverage(index: LoadedIndex, terms: list[str], lexical: Ranking) -> dict[int, float]:
-    """Each BM25 hit's weight: (share of the query's IDF mass it matched) ** 4.
+    """Each BM25 hit's share of the query's IDF mass (0..1).
 
-    An English query over Russian text, or a paraphrase, often matches a paragraph on
-    one incidental word (a number, a Latin name); unweighted, such hits push the
-    semantic leg's answers down. The power keeps full matches at full weight and makes
-    a quarter-match count 0.4%.
+    Raised to COVERAGE_POWER it weighs the hit: an English query over Russian text, or a
+    paraphrase, often matches a paragraph on one incidental word (a number, a Latin name);
+    unweighted, such hits push the semantic leg's answers down. The power keeps full
+    matches at full weight and makes a quarter-match count 0.4%.
     """
     docs = [doc for doc, _ in lexical]
-    coverage = index.lexical.coverage(terms, docs) ** COVERAGE_POWER
-    return dict(zip(docs, coverage.tolist()))
+    return dict(zip(docs, index.lexical.coverage(terms, docs).tolist()))
 
 
 def _by_article(index: LoadedIndex, ranked: Ranking) -> tuple[Ranking, dict[int, Ranking]]:

@@ -4,7 +4,18 @@ import math
 
 import pytest
 
-from search.fusion import DenseLeg, Standard, convex, min_max, rrf, semantic
+from search.fusion import (
+    DEFAULT_ALPHAS,
+    FEW_HOLDERS,
+    TRUSTED_ALPHA,
+    DenseLeg,
+    Standard,
+    convex,
+    coverage_alpha,
+    min_max,
+    rrf,
+    semantic,
+)
 
 
 def test_rrf_sums_reciprocal_ranks_with_k_60():
@@ -91,3 +102,21 @@ def test_a_title_above_the_paragraphs_lifts_its_paragraphs_and_one_below_does_no
     assert fused[1] == pytest.approx(0.1 / std)  # a title below the mean adds nothing
     assert [d for d, _ in semantic([DenseLeg(ranking, 1.0, titles)], 1.0)] == [1, 3, 2]
     assert [d for d, _ in semantic([DenseLeg(ranking, 1.0, titles)], 0.0)] == [1, 2, 3]
+
+
+def test_coverage_alpha_trusts_bm25_only_on_its_own_evidence() -> None:
+    lexical = [(1, 9.0), (2, 5.0), (3, 1.0)]
+    whole = {1: 1.0, 2: 0.5, 3: 0.2}
+    assert coverage_alpha(lexical, whole, same_script=True) == TRUSTED_ALPHA
+    assert coverage_alpha(lexical, whole, same_script=False) == DEFAULT_ALPHAS["coverage"]
+    partial = {1: 0.9, 2: 1.0, 3: 0.2}  # the first hit lacks a query word
+    assert coverage_alpha(lexical, partial, same_script=True) == DEFAULT_ALPHAS["coverage"]
+    assert coverage_alpha([], {}, same_script=True) == DEFAULT_ALPHAS["coverage"]
+
+
+def test_coverage_alpha_does_not_trust_a_query_many_paragraphs_hold() -> None:
+    lexical = [(doc, 10.0 - doc) for doc in range(FEW_HOLDERS + 1)]
+    few = {doc: 1.0 if doc < FEW_HOLDERS else 0.5 for doc, _ in lexical}
+    many = dict.fromkeys(few, 1.0)
+    assert coverage_alpha(lexical, few, same_script=True) == TRUSTED_ALPHA
+    assert coverage_alpha(lexical, many, same_script=True) == DEFAULT_ALPHAS["coverage"]

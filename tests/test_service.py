@@ -36,16 +36,16 @@ def test_hybrid_hits_carry_both_legs(searcher):
     top = result.results[0]
     assert top.id == CHANCAY and top.rank == 1
     assert top.bm25.rank == 1 and top.semantic is not None
-    # coverage fusion: 0.8 x min-max semantic + 0.2 x min-max BM25 x coverage^4 (both
-    # query words matched: coverage 1)
+    # coverage fusion: BM25's first hit is the only one holding both query words, in the
+    # corpus's script, so 0.3 x min-max semantic + 0.7 x min-max BM25 x coverage^4 (1)
     scores = [
         h.score
         for h in searcher.search(SearchRequest(q="порт Чанкай", mode="semantic", k=100)).results
     ]
     low, high = min(scores), max(scores)
     semantic = (top.semantic.score - low) / (high - low)
-    assert result.alpha == 0.8
-    assert top.score == pytest.approx(0.8 * semantic + 0.2 * 1.0)
+    assert result.alpha == 0.3
+    assert top.score == pytest.approx(0.3 * semantic + 0.7 * 1.0)
     rrf = searcher.search(SearchRequest(q="порт Чанкай", fusion="coverage-rrf")).results[0]
     assert rrf.id == CHANCAY and rrf.bm25.rank == 1
     assert rrf.score == pytest.approx(1 / 61 + 1 / (60 + rrf.semantic.rank))
