@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
+import os
 import secrets
+import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager as ContextManager
@@ -22,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.cache import EmbeddingCache, text_key
-from indexer.corpus import Skipped, list_files, read_corpus
+from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
+from indexer.files import file_digest
 from indexer.passages import (
     DEFAULT_PASSAGE,
     TITLE_WEIGHT,
@@ -30,7 +35,9 @@ from indexer.passages import (
     mix_titles,
     passage_texts,
 )
+from indexer.preflight import not_writable
 from indexer.split import split_article
+from search.bounds import clip_all
 from search.errors import CorpusError, SearchError
 from search.index import (
     BM25_DIR,
@@ -69,23 +76,36 @@ class BuildReport:
     articles: int = 0
     paragraphs: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Skipped] = field(default_factory=list)  # files read, but cut or changed
     encoded: int = 0
     cached: int = 0
     seconds: float = 0.0
     build: Path | None = None
 
 
-def source_fingerprint(source: Path) -> str:
-    """sha256 over the names and contents of the corpus files, to tell a stale index."""
+def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
+    """sha256 over the names and contents of the corpus files, to tell a stale index.
+
+    Names are taken as bytes (a name that is not UTF-8 is fine) and files are hashed in
+    blocks; a file that cannot be read counts by its name alone (it is skipped anyway).
+    """
     digest = hashlib.sha256()
-    for path in list_files(source):
-        digest.update(path.relative_to(source).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in scan_corpus(source, follow_symlinks).files:
+        digest.update(os.fsencode(path.relative_to(source).as_posix()) + b"\0")
+        try:
+            digest.update(file_digest(path))
+        except OSError:
+            digest.update(b"unreadable\0")
     return digest.hexdigest()
 
 
 def is_current(
-    index_dir: Path, source: Path, model_name: str, dtype: str, cross_model: str = "none"
+    index_dir: Path,
+    source: Path,
+    model_name: str,
+    dtype: str,
+    cross_model: str = "none",
+    follow_symlinks: bool = False,
 ) -> bool:
     """True when the index was built from these very files with this model in this dtype,
     this cross-lingual model ("none": without one) and today's passage settings."""
@@ -100,16 +120,20 @@ def is_current(
         and built.get("dtype", "float32") == dtype  # indexes from before the field: float32
         and vectors.get("passage") == DEFAULT_PASSAGE
         and vectors.get("title_weight") == TITLE_WEIGHT
-        and manifest.source.get("fingerprint") == source_fingerprint(source)
+        and manifest.source.get("fingerprint") == source_fingerprint(source, follow_symlinks)
     )
 
 
 @contextmanager
 def reindex_lock(index_dir: Path) -> Iterator[None]:
     """Allow one reindex of `index_dir` at a time (released when the process dies)."""
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = index_dir.with_name(index_dir.name + ".lock")
-    with open(lock_path, "a") as lock:
+    try:
+        index_dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a")  # noqa: SIM115 (closed below, after the block)
+    except OSError as exc:
+        raise not_writable(index_dir.parent, exc) from exc
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -128,58 +152,112 @@ def reindex(
     passage: str = DEFAULT_PASSAGE,
     title_weight: float = TITLE_WEIGHT,
     cross_encoder: Encoder | None = None,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
     """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
     title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
-    cross-lingual set of vectors from the same texts (None: the build has none)."""
+    cross-lingual set of vectors from the same texts (None: the build has none);
+    `follow_symlinks` reads links that lead out of `source` (indexer/files.py).
+
+    A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
     if not source.is_dir():
         raise CorpusError(f"source folder {source} does not exist or is not a folder")
     with reindex_lock(index_dir):
-        fingerprint = source_fingerprint(source)  # before reading: a later edit makes it stale
-        articles, skipped = _read(source, progress)
+        fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
+        corpus = _read(source, progress, follow_symlinks)
+        articles = corpus.articles
         paragraphs = _split(articles, encoder)
-        if not paragraphs:
-            raise CorpusError(f"no readable articles in {source}; nothing to index")
+        _check_indexable(source, paragraphs, corpus.skipped)
         texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
         dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
         vectors, titles, encoded = dense.vectors(encoder, "")
         cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
         report = BuildReport(
-            len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
-        )
-        report.build = builds_dir(index_dir) / _generation()
-        vector_index = _write_parts(
-            report.build, articles, paragraphs, (vectors, titles), cross, progress
-        )
-        Manifest(
-            generation=report.build.name,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            model={
-                "name": encoder.name,
-                "fingerprint": encoder.fingerprint,
-                "dtype": encoder.dtype,
-                "dimension": encoder.dimension,
-            },
-            counts={
-                "articles": report.articles,
-                "paragraphs": report.paragraphs,
-                "skipped": len(skipped),
-            },
-            source={"path": str(source.resolve()), "fingerprint": fingerprint},
-            vectors={
-                "kind": vector_index.kind,
-                "count": vector_index.size,
-                "passage": passage,
-                "title_weight": title_weight,
-            },
-            cross_model=cross_record(cross_encoder) if cross_encoder else None,
-        ).write(report.build)  # last: a build with a manifest is complete
-        fsync_tree(report.build)
-        swap_in(index_dir, report.build)
+            len(articles), len(paragraphs), corpus.skipped, corpus.notes, encoded,
+            len(paragraphs) - encoded, build=builds_dir(index_dir) / _generation(),
+        )  # fmt: skip
+        with _no_partial_build(index_dir, report.build):
+            vector_index = _write_parts(
+                report.build, articles, paragraphs, (vectors, titles), cross, progress
+            )
+            settings = {"passage": passage, "title_weight": title_weight}
+            origin = {"path": str(source.resolve()), "fingerprint": fingerprint}
+            manifest = _manifest(report, encoder, cross_encoder, vector_index, settings, origin)
+            manifest.write(report.build)  # last: a build with a manifest is complete
+            fsync_tree(report.build)
+            swap_in(index_dir, report.build)
+        for model in filter(None, (encoder, cross_encoder)):
+            dense.record_uses(model, report.build)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _no_partial_build(index_dir: Path, build: Path) -> Iterator[None]:
+    """Remove `build` if the block fails before the index points at it (a full disk, a
+    read-only folder, Ctrl+C); an OSError becomes IndexNotWritable, naming the folder."""
+    try:
+        yield
+    except BaseException as exc:
+        if not (index_dir.exists() and index_dir.resolve() == build.resolve()):
+            shutil.rmtree(build, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise not_writable(build.parent, exc) from exc
+        raise
+
+
+def _manifest(
+    report: BuildReport,
+    encoder: Encoder,
+    cross_encoder: Encoder | None,
+    vector_index: VectorIndex,
+    settings: dict,
+    source: dict,
+) -> Manifest:
+    """The manifest of a finished build: what built it from what (`source`), with which
+    passage `settings`."""
+    assert report.build is not None
+    return Manifest(
+        generation=report.build.name,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model={
+            "name": encoder.name,
+            "fingerprint": encoder.fingerprint,
+            "dtype": encoder.dtype,
+            "dimension": encoder.dimension,
+        },
+        counts={
+            "articles": report.articles,
+            "paragraphs": report.paragraphs,
+            "skipped": len(report.skipped),
+        },
+        source=source,
+        vectors={"kind": vector_index.kind, "count": vector_index.size, **settings},
+        cross_model=cross_record(cross_encoder) if cross_encoder else None,
+    )
+
+
+def _check_indexable(source: Path, paragraphs: Sequence[Paragraph], skipped: list[Skipped]):
+    """CorpusError, before anything is written, for a corpus that gives no index: no
+    article at all, or not one word for BM25 (only punctuation, symbols, stop words)."""
+    if not paragraphs:
+        raise CorpusError(f"no readable articles in {source}; nothing to index{_why(skipped)}")
+    if not any(analyze(p.text) for p in paragraphs):
+        raise CorpusError(
+            f"no words to index in {source}: its {len(paragraphs)} paragraph(s) hold only "
+            f"punctuation, symbols or stop words{_why(skipped)}"
+        )
+
+
+def _why(skipped: list[Skipped], shown: int = 3) -> str:
+    """The first skipped files and their reasons, for an error message."""
+    if not skipped:
+        return ""
+    first = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:shown])
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f" (skipped {first}{more})"
 
 
 def _generation() -> str:
@@ -187,11 +265,11 @@ def _generation() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-") + secrets.token_hex(3)
 
 
-def _read(source: Path, progress: Progress) -> tuple[list[Article], list[Skipped]]:
+def _read(source: Path, progress: Progress, follow_symlinks: bool = False) -> CorpusReport:
     """Read every article file under `source`, with a bar over the files."""
-    with progress("reading", len(list_files(source))) as advance:
-        corpus = read_corpus(source, on_file=lambda path: advance(1))
-    return corpus.articles, corpus.skipped
+    files = len(scan_corpus(source, follow_symlinks).files)
+    with progress("reading", files) as advance:
+        return read_corpus(source, lambda path: advance(1), follow_symlinks)
 
 
 def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:
@@ -232,6 +310,23 @@ class _Dense:
             mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
         return vectors, titles, encoded
 
+    def record_uses(self, encoder: Encoder, build: Path) -> None:
+        """Note in the embedding cache which of its vectors `build` is made of, so that
+        `manage.py cache prune` keeps them. The index is already in place: a failure here
+        only means a later prune drops these vectors (and a later reindex re-encodes)."""
+        titles = article_titles(self.articles)
+        keys = (text_key(text) for text in itertools.chain(self.texts, filter(None, titles)))
+        try:
+            cache = EmbeddingCache(
+                self.cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension
+            )
+            try:
+                cache.record_use(build, keys)
+            finally:
+                cache.close()
+        except (sqlite3.Error, OSError):
+            pass
+
     def _titles(self, encoder: Encoder, cache: EmbeddingCache, label: str) -> np.ndarray:
         """A passage vector per article title; zero rows for articles without one."""
         titles = article_titles(self.articles)
@@ -270,7 +365,7 @@ def _embed_missing(
     with progress("encoding", len(todo)) as advance:
         for start in range(0, len(todo), ENCODE_CHUNK):
             chunk = todo[start : start + ENCODE_CHUNK]
-            vectors = encoder.encode_passages([texts[rows[k][0]] for k in chunk])
+            vectors = encoder.encode_passages(clip_all([texts[rows[k][0]] for k in chunk]))
             cache.put(zip(chunk, vectors))  # committed per chunk: a killed reindex keeps its work
             for key, vector in zip(chunk, vectors, strict=True):
                 matrix[rows[key]] = vector
