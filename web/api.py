@@ -29,6 +29,7 @@ from search.service import (
     trim_query,
 )
 from web import get_searcher, openapi
+from web.unavailable import public_message
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -169,7 +170,8 @@ def health() -> ResponseReturnValue:
     try:
         generation = get_searcher().stats()["generation"]
     except SearchError as exc:
-        return {"status": "ok", "index": False, "generation": None, "message": str(exc)}
+        message = public_message(exc)
+        return {"status": "ok", "index": False, "generation": None, "message": message}
     return {"status": "ok", "index": True, "generation": generation, "message": None}
 
 
@@ -191,12 +193,12 @@ def _bad_parameter(exc: InvalidParameter) -> ResponseReturnValue:
 @bp.errorhandler(IndexMismatch)
 @bp.errorhandler(IndexCorrupt)
 def _index_unavailable(exc: SearchError) -> ResponseReturnValue:
-    return error_response(503, "index_unavailable", str(exc))
+    return error_response(503, "index_unavailable", public_message(exc))
 
 
 @bp.errorhandler(ModelError)
 def _model_unavailable(exc: ModelError) -> ResponseReturnValue:
-    return error_response(503, "model_unavailable", str(exc))
+    return error_response(503, "model_unavailable", public_message(exc))
 
 
 def http_error(exc: HTTPException) -> ResponseReturnValue:

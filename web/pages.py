@@ -18,6 +18,7 @@ from search.models import Hit, SearchResult
 from search.service import MAX_OFFSET, MAX_QUERY_CHARS, MODES, InvalidParameter, trim_query
 from web import get_searcher
 from web.api import choice_arg, int_arg, query_arg
+from web.unavailable import public_message
 
 bp = Blueprint("pages", __name__)
 
@@ -151,12 +152,12 @@ def _bad_parameter(exc: InvalidParameter) -> ResponseReturnValue:
 @bp.errorhandler(IndexMismatch)
 @bp.errorhandler(IndexCorrupt)
 def _index_unavailable(exc: SearchError) -> ResponseReturnValue:
-    return error_page(503, str(exc), command="python manage.py reindex")
+    return error_page(503, public_message(exc), command="python manage.py reindex")
 
 
 @bp.errorhandler(ModelError)
 def _model_unavailable(exc: ModelError) -> ResponseReturnValue:
-    return error_page(503, str(exc))
+    return error_page(503, public_message(exc))
 
 
 def http_error(exc: HTTPException) -> ResponseReturnValue:
