@@ -109,6 +109,8 @@ def is_current(
 ) -> bool:
     """True when the index was built from these very files with this model in this dtype,
     this cross-lingual model ("none": without one) and today's passage settings."""
+    if not source.is_dir():  # reindex says why, without the models
+        return False
     try:
         manifest = Manifest.read(index_dir.resolve())
     except SearchError:

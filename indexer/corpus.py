@@ -120,7 +120,6 @@ class _Parsed:
     date: str | None = None
     url: str | None = None
     rubric: str | None = None
-    dropped: int = 0  # runs of data (base64 and the like) taken out of the text
 
 
 # --- small text helpers -------------------------------------------------------------
@@ -287,7 +286,6 @@ def _strip_header(lines: list[str]) -> tuple[list[str], _Parsed]:
 def _parse_text(text: str, markdown: bool = False) -> _Parsed:
     """Clean an article's raw text (newlines already normalised) into body and metadata."""
     fields: dict[str, str] = {}
-    text, dropped = drop_data_runs(text)
     if markdown:
         text, fields = _front_matter(text)
     date = _parse_date(fields.get("date"))
@@ -306,7 +304,6 @@ def _parse_text(text: str, markdown: bool = False) -> _Parsed:
         date=date or header.date,
         url=fields.get("url") or None,
         rubric=fields.get("rubric") or header.rubric,
-        dropped=dropped,
     )
 
 
@@ -333,8 +330,6 @@ def _dropped_words(n: int) -> str:
 
 def _nothing_to_index(parsed: _Parsed) -> str | None:
     """Why a parsed text gives no article, or None when it does."""
-    if not parsed.body and parsed.dropped:
-        return f"no article text left after dropping {_dropped_words(parsed.dropped)}"
     if not parsed.body:
         return "no article text left after removing metadata"
     if not _WORD_CHAR.search(parsed.body):
@@ -343,18 +338,25 @@ def _nothing_to_index(parsed: _Parsed) -> str | None:
 
 
 def _cleaned(text: str, source: str, line: int | None, size: int) -> tuple[str, list[Skipped]]:
-    """`text` without control characters and cut to MAX_ARTICLE_CHARS, with a Note for each
-    change, or "" and the Skipped saying why it is no text. `size` is the original's size
-    in bytes when only its head was read (0: `text` is all of it)."""
+    """`text` without control characters and runs of data, cut to MAX_ARTICLE_CHARS, with a
+    Note for each change; or "" and the Skipped saying why nothing is left. `size` is the
+    file's size in bytes when only its head was read (0: `text` is all of it)."""
     text, controls = strip_controls(text)
     if problem := control_problem(text, controls):
         return "", [Skipped(source, line, problem)]
+    text, dropped = drop_data_runs(text)  # before the cut: an image must not push text out
+    if dropped and not text.strip():
+        head = f" (only the first {size_words(MAX_FILE_BYTES)} of {size_words(size)} read)"
+        why = f"no article text left after dropping {_dropped_words(dropped)}"
+        return "", [Skipped(source, line, why + (head if size else ""))]
     notes: list[Skipped] = []
     if controls:
         notes.append(Note(source, line, f"{controls:,} control character(s) removed"))
+    if dropped:
+        notes.append(Note(source, line, f"dropped {_dropped_words(dropped)}"))
     if size or len(text) > MAX_ARTICLE_CHARS:
-        text = cut_text(text, min(len(text), MAX_ARTICLE_CHARS))
         whole = size_words(size) if size else f"{len(text):,} characters"
+        text = cut_text(text, min(len(text), MAX_ARTICLE_CHARS))
         cut = f"only the first {len(text):,} characters of {whole} indexed"
         notes.append(Note(source, line, f"{cut} (the limit is {MAX_ARTICLE_CHARS:,})"))
     return text, notes
@@ -380,8 +382,6 @@ def _read_text_file(path: Path, rel: Path) -> tuple[_Entries, list[Skipped]]:
     article_id = _safe_id(display_name(rel.with_suffix(""))[0])
     if decoded.detected:
         notes.append(Note(source, None, f"not UTF-8: read as {decoded.encoding} (detected)"))
-    if parsed.dropped:
-        notes.append(Note(source, None, f"dropped {_dropped_words(parsed.dropped)}"))
     if escaped:
         notes.append(Note(source, None, f"file name is not UTF-8: indexed as {article_id!r}"))
     return [(_make_article(parsed, article_id, source), None)], notes
@@ -409,8 +409,6 @@ def _article_from_json(
     parsed = _parse_text(_normalise_newlines(text))
     if reason := _nothing_to_index(parsed):
         return None, [Skipped(source, line, reason)]
-    if parsed.dropped:
-        notes.append(Note(source, line, f"dropped {_dropped_words(parsed.dropped)}"))
     raw_id = obj.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
         raw_id = fallback_id

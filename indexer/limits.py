@@ -24,7 +24,7 @@ MAX_LINE_BYTES = 8 * MAX_ARTICLE_CHARS
 # a hash, a minified script. Long URLs (a few hundred characters) still pass.
 MAX_WORD_CHARS = 256
 
-_LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_WORD_CHARS + 1},}}")  # from a run's start: linear
 # A line of 60+ base64 characters only (a MIME-wrapped attachment): data, not text.
 _BASE64_LINE = re.compile(r"^[ \t]*[A-Za-z0-9+/]{60,}={0,2}[ \t]*$", re.MULTILINE)
 

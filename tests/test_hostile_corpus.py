@@ -64,6 +64,14 @@ def test_an_inline_image_is_dropped_and_no_model_input_is_unbounded(tmp_path: Pa
     assert max(map(len, encoder.passages)) < 1000
 
 
+def test_an_image_does_not_push_the_text_after_it_over_the_limit(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("indexer.corpus.MAX_ARTICLE_CHARS", 2_000)
+    _write(tmp_path, "a.md", f"{RU}\n![](data:image/png;base64,{'A' * 50_000})\n\nКонец заметки.")
+    [article] = (report := read_corpus(tmp_path)).articles
+    assert article.body.endswith("Конец заметки.")
+    assert "only the first" not in _notes(report)["a.md"]
+
+
 def test_a_file_of_one_token_is_skipped_saying_why(tmp_path: Path) -> None:
     source = tmp_path / "src"
     _write(source, "blob.txt", "x" * 300_000)
@@ -99,6 +107,13 @@ def test_a_big_file_is_read_only_up_to_the_cap(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(corpus, "read_head", read_head)
     [article] = read_corpus(path.parent).articles
     assert read == [4_000] and len(article.body) <= 1_000
+
+
+def test_a_long_text_read_whole_says_how_long_it_was(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("indexer.corpus.MAX_ARTICLE_CHARS", 2_000)
+    _write(tmp_path, "a.jsonl", json.dumps({"id": "a", "text": RU * 100}, ensure_ascii=False))
+    report = read_corpus(tmp_path)
+    assert f"of {len(RU) * 100:,} characters indexed" in _notes(report)["a.jsonl"]
 
 
 def test_a_jsonl_line_over_the_limit_is_skipped_unread_and_the_rest_read(
