@@ -325,6 +325,7 @@ def _make_article(parsed: _Parsed, article_id: str, source: str) -> Article:
 
 
 def _dropped_words(n: int) -> str:
+    """How a summary names `n` dropped runs of data."""
     return f"{n} run(s) of over {MAX_WORD_CHARS} characters without a space (base64 or other data)"
 
 
