@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import html
 import json
+import logging
 import os
 import re
+import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,13 +26,20 @@ from core.errors import SearchError
 DEBUG = os.environ.get("POISK_DEBUG") == "1"
 
 
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl+C (128 + SIGINT)
+
+
 def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn any failure into a one-line message and exit code 1 (POISK_DEBUG=1: traceback)."""
+    """Turn any failure into a one-line message and exit code 1 (POISK_DEBUG=1: traceback);
+    Ctrl+C exits with 130, as the shell expects of an interrupted command."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
         except (click.ClickException, click.Abort, click.exceptions.Exit):
             raise
         except SearchError as exc:
@@ -105,6 +116,11 @@ def _dtype(settings: Settings) -> str:
     is_flag=True,
     help="Do nothing when the index is already built from these files and model.",
 )
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Also read links to files and folders outside the source folder (default: skipped).",
+)
 @click.pass_context
 @one_line_errors
 def reindex(
@@ -114,8 +130,10 @@ def reindex(
     model: str | None,
     full: bool,
     if_stale: bool,
+    follow_symlinks: bool,
 ) -> None:
     """Build the index from a folder of articles and swap it in atomically."""
+    from indexer import preflight
     from indexer.build import is_current
     from indexer.build import reindex as build
 
@@ -123,15 +141,12 @@ def reindex(
     source = source or settings.source_dir
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
-    if (
-        if_stale
-        and not full
-        and is_current(index_dir, source, model, _dtype(settings), settings.cross_model)
-    ):
-        click.echo(f"index at {index_dir} is up to date with {source}")
-        return
-    if not source.is_dir():  # before the model's seconds-long load
-        raise click.ClickException(f"source folder {source} does not exist or is not a folder")
+    if if_stale and not full:
+        dtype, cross_model = _dtype(settings), settings.cross_model
+        if is_current(index_dir, source, model, dtype, cross_model, follow_symlinks):
+            click.echo(f"index at {index_dir} is up to date with {source}")
+            return
+    preflight.check(source, index_dir, follow_symlinks)  # before the models' seconds-long load
     started = time.perf_counter()
     encoder = _load_encoder(ctx, model, settings)
     cross = _load_cross(ctx, settings)
@@ -139,7 +154,7 @@ def reindex(
     click.echo(f"{loaded} loaded in {time.perf_counter() - started:.1f} s")
     report = build(
         source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
-        cross_encoder=cross,
+        cross_encoder=cross, follow_symlinks=follow_symlinks,
     )  # fmt: skip
     _print_report(report, source, index_dir)
 
@@ -151,11 +166,12 @@ def _print_report(report: Any, source: Path, index_dir: Path) -> None:
         f"in {report.seconds:.1f} s"
     )
     click.echo(f"encoded {report.encoded} paragraphs, {report.cached} taken from the cache")
-    if report.skipped:
-        click.echo(f"skipped {len(report.skipped)}:")
-        for s in report.skipped:
-            where = f"{s.source}:{s.line}" if s.line else s.source
-            click.echo(f"  {where}: {s.reason}")
+    for title, items in (("skipped", report.skipped), ("read with changes", report.notes)):
+        if items:
+            click.echo(f"{title} {len(items)}:")
+            for s in items:
+                where = f"{s.source}:{s.line}" if s.line else s.source
+                click.echo(f"  {where}: {s.reason}")
     click.echo(f"index {index_dir} -> {report.build}")
 
 
@@ -367,17 +383,102 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Pat
     from web import MAX_BODY_BYTES, create_app
 
     settings: Settings = ctx.obj["settings"]
+    _check_port(host, port)  # a port in use is known before the models' seconds-long load
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
     app = create_app(settings, searcher)
+    logging.basicConfig()  # waitress's warnings (queue depth, errors) on stderr, as serve() did
+    try:  # binds now, so that "serving" is only said of a server that listens
+        server = waitress.create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="poisk",
+            max_request_body_size=MAX_BODY_BYTES,  # refused by waitress before it reads a body
+        )
+    except OSError as exc:
+        raise click.ClickException(_port_problem(host, port, exc)) from exc
     click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="poisk",
-        max_request_body_size=MAX_BODY_BYTES,  # refused by waitress before it reads a body
-    )
+    _run_until_interrupted(server)
+
+
+def _check_port(host: str, port: int) -> None:
+    """ClickException when nothing can listen on host:port (in use, not allowed, unknown
+    host). Bound with SO_REUSEADDR as waitress does, so a port in TIME_WAIT counts as free."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(_port_problem(host, port, exc)) from exc
+
+
+def _port_problem(host: str, port: int, exc: OSError) -> str:
+    """A one-line message for a failure to listen on host:port."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use (another server?); choose one with --port"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"not allowed to listen on port {port} on {host}; choose one above 1023 with --port"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def _run_until_interrupted(server: Any) -> None:
+    """Run the waitress server until it stops; KeyboardInterrupt when Ctrl+C stopped it.
+
+    waitress catches the KeyboardInterrupt of Ctrl+C itself and returns as if it had ended
+    normally, so SIGINT is noted here and raised again after its clean shutdown.
+    """
+    interrupted: list[int] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+@cli.group()
+def cache() -> None:
+    """The embedding cache: vectors kept between reindexes ($POISK_CACHE)."""
+
+
+@cache.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.pass_context
+@one_line_errors
+def prune(ctx: click.Context, dry_run: bool) -> None:
+    """Remove the cached vectors no index build on disk uses, and compact the cache.
+
+    Kept: the vectors of every build still on disk that a reindex recorded (each index's
+    current build and the one before it). Removed: all others, e.g. of deleted indexes,
+    of edited or removed paragraphs, of models no longer used.
+    """
+    from indexer.limits import size_words
+    from indexer.prune import prune_cache
+
+    report = prune_cache(ctx.obj["settings"].cache_dir, dry_run)
+    click.echo(f"kept {report.kept:,} vectors used by {len(report.builds)} index build(s):")
+    for build in report.builds:
+        click.echo(f"  {build}")
+    if report.forgotten:
+        click.echo(f"forgot {len(report.forgotten)} recorded build(s) no longer on disk:")
+        for build in report.forgotten:
+            click.echo(f"  {build}")
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {report.removed:,} vectors that no build on disk uses")
+    freed = size_words(max(report.bytes_before - report.bytes_after, 0))
+    sizes = f"{size_words(report.bytes_before)} -> {size_words(report.bytes_after)}"
+    click.echo(f"cache {report.path}: {sizes} (freed {freed})")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ class IndexCorrupt(SearchError):
     """An index file is missing, truncated or unreadable."""
 
 
+class IndexNotWritable(SearchError):
+    """The index (or its lock, or its builds) cannot be written where it is configured."""
+
+
 class CorpusError(SearchError):
     """The source folder cannot be read at all."""
 

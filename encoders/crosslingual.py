@@ -24,6 +24,7 @@ import numpy as np
 from core.config import CROSS_MODEL_NAME
 from core.errors import ModelError
 from encoders.batching import QueryBatcher
+from encoders.bounds import MAX_USE_TOKENS, clip_all, clip_ids
 from encoders.encoder import unit_rows
 
 CROSS_MODELS = (CROSS_MODEL_NAME, "none")  # the POISK_CROSS_MODEL choices
@@ -42,9 +43,10 @@ class CrossModelError(ModelError, RuntimeError):
 class UseEncoder:
     """An encoder (encoders.encoder.Encoder's vector half) over USE multilingual v3.
 
-    USE needs no query or passage prompts and truncates nothing that poisk's paragraphs hold,
-    so queries and passages are encoded alike, only on different thread counts. Its numpy
-    forward pass keeps no state between calls, so concurrent queries need no lock.
+    USE needs no query or passage prompts and has no window, so queries and passages are
+    encoded alike, only on different thread counts; what poisk bounds (encoders.bounds) is far
+    above any paragraph it makes. Its numpy forward pass keeps no state between calls, so
+    concurrent queries need no lock.
     """
 
     name = CROSS_MODEL_NAME
@@ -60,6 +62,8 @@ class UseEncoder:
             ) from exc
         self._use: Any = USE(threads=_QUERY_THREADS)
         self._use.encode(["warm-up"])  # loads the weights now, not in the first search
+        backend = self._use._model  # the package's backend (version pinned) tokenizes here
+        backend.sp = ClippedTokenizer(backend.sp, MAX_USE_TOKENS)
         self._passages = threading.Lock()
         self._queries = QueryBatcher(self._encode)
         self.dimension = 512
@@ -90,9 +94,25 @@ class UseEncoder:
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.ascontiguousarray(self._use.encode(list(texts)), dtype=np.float32)
+        vectors = np.ascontiguousarray(self._use.encode(clip_all(texts)), dtype=np.float32)
         unit_rows(vectors)
         return vectors
+
+
+class ClippedTokenizer:
+    """USE's tokenizer with its output cut to `max_tokens` ids (encoders.bounds): USE reads
+    every token, and its memory grows with the square of their number."""
+
+    def __init__(self, tokenizer: Any, max_tokens: int) -> None:
+        self._tokenizer = tokenizer
+        self.max_tokens = max_tokens
+
+    def encode(self, text: str, **options: Any) -> list[int]:
+        """The tokenizer's ids of `text`, at most `max_tokens` of them (the last one kept)."""
+        return clip_ids(list(self._tokenizer.encode(text, **options)), self.max_tokens)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
 
 
 def load_cross_encoder(name: str) -> UseEncoder | None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from core.errors import ModelError
 from encoders.batching import QueryBatcher
+from encoders.bounds import clip_all
 from encoders.bundled import (
     DEFAULT_MODEL_NAME,
     BundledModelError,
@@ -134,7 +135,7 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with _TORCH_LOCK, _torch_threads(threads):
             vectors = self._model.encode(
-                list(texts),
+                clip_all(texts),  # e5 reads 512 tokens, but would tokenize all of a huge text
                 prompt_name=prompt_name,
                 batch_size=self.batch_size,
                 convert_to_numpy=True,

@@ -8,6 +8,7 @@ either, and a reindex killed at any moment leaves the link on the old build.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import secrets
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import REINDEX_HINT, IndexNotFound, SearchError
+from core.errors import REINDEX_HINT, IndexNotFound, IndexNotWritable, SearchError
 from index.manifest import MANIFEST_NAME  # written last: a build folder with one is complete
 
 KEEP_BUILDS = 2  # the current build and the one before it, for readers still on it
@@ -43,9 +44,13 @@ def current_build(index_dir: Path) -> Path:
 @contextmanager
 def reindex_lock(index_dir: Path) -> Iterator[None]:
     """Allow one reindex of `index_dir` at a time (released when the process dies)."""
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = index_dir.with_name(index_dir.name + ".lock")
-    with open(lock_path, "a") as lock:
+    try:
+        index_dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a")  # noqa: SIM115 (closed below, after the block)
+    except OSError as exc:
+        raise not_writable(index_dir.parent, exc) from exc
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -110,3 +115,18 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def not_writable(folder: Path, exc: OSError) -> IndexNotWritable:
+    """The error for an OSError met writing the index in `folder`."""
+    why = exc.strerror or str(exc)
+    hint = {
+        errno.EROFS: "it is on a read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOSPC: "the disk is full",
+    }.get(exc.errno or 0, why)
+    return IndexNotWritable(
+        f"cannot write the index in {folder}: {hint}; choose another place with --index "
+        "or $POISK_INDEX"
+    )

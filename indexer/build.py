@@ -8,10 +8,14 @@ moment therefore leaves the previous index as it was.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
+import shutil
+import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager as ContextManager
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,15 +24,17 @@ import numpy as np
 
 from core.errors import CorpusError, SearchError
 from core.records import Article, Paragraph
+from encoders.bounds import clip_all
 from index.format import BuildWriter
 from index.lexical import LexicalIndex
 from index.manifest import Expected, Manifest, ModelRecord, SourceRecord, Wanted
-from index.swap import reindex_lock
+from index.swap import not_writable, reindex_lock
 from index.text import analyze
 from index.titles import article_rows
 from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
-from indexer.corpus import Skipped, list_files, read_corpus
+from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
+from indexer.files import file_digest
 from indexer.passages import (
     DEFAULT_PASSAGE,
     TITLE_WEIGHT,
@@ -58,27 +64,42 @@ class BuildReport:
     articles: int = 0
     paragraphs: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Skipped] = field(default_factory=list)  # files read, but cut or changed
     encoded: int = 0
     cached: int = 0
     seconds: float = 0.0
     build: Path | None = None
 
 
-def source_fingerprint(source: Path) -> str:
-    """sha256 over the names and contents of the corpus files, to tell a stale index."""
+def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
+    """sha256 over the names and contents of the corpus files, to tell a stale index.
+
+    Names are taken as bytes (a name that is not UTF-8 is fine) and files are hashed in
+    blocks; a file that cannot be read counts by its name alone (it is skipped anyway).
+    """
     digest = hashlib.sha256()
-    for path in list_files(source):
-        digest.update(path.relative_to(source).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in scan_corpus(source, follow_symlinks).files:
+        digest.update(os.fsencode(path.relative_to(source).as_posix()) + b"\0")
+        try:
+            digest.update(file_digest(path))
+        except OSError:
+            digest.update(b"unreadable\0")
     return digest.hexdigest()
 
 
 def is_current(
-    index_dir: Path, source: Path, model_name: str, dtype: str, cross_model: str = "none"
+    index_dir: Path,
+    source: Path,
+    model_name: str,
+    dtype: str,
+    cross_model: str = "none",
+    follow_symlinks: bool = False,
 ) -> bool:
     """True when the index was built from these very files with this model in this dtype,
     this cross-lingual model ("none": without one) and today's passage settings: when the
     build fits (the Searcher's check, Manifest.mismatch) and its source is unchanged."""
+    if not source.is_dir():  # reindex says why, without the models
+        return False
     try:
         manifest = Manifest.read(index_dir.resolve())
     except SearchError:
@@ -91,7 +112,7 @@ def is_current(
     )
     return manifest.mismatch(
         expected
-    ) is None and manifest.source.fingerprint == source_fingerprint(source)
+    ) is None and manifest.source.fingerprint == source_fingerprint(source, follow_symlinks)
 
 
 def reindex(
@@ -105,49 +126,95 @@ def reindex(
     passage: str = DEFAULT_PASSAGE,
     title_weight: float = TITLE_WEIGHT,
     cross_encoder: Encoder | None = None,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
     """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
     title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
-    cross-lingual set of vectors from the same texts (None: the build has none)."""
+    cross-lingual set of vectors from the same texts (None: the build has none);
+    `follow_symlinks` reads links that lead out of `source` (indexer/files.py).
+
+    A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
     if not source.is_dir():
         raise CorpusError(f"source folder {source} does not exist or is not a folder")
     with reindex_lock(index_dir):
-        fingerprint = source_fingerprint(source)  # before reading: a later edit makes it stale
-        articles, skipped = _read(source, progress)
+        fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
+        corpus = _read(source, progress, follow_symlinks)
+        articles = corpus.articles
         paragraphs = _split(articles, encoder)
-        if not paragraphs:
-            raise CorpusError(f"no readable articles in {source}; nothing to index")
+        _check_indexable(source, paragraphs, corpus.skipped)
         texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
         dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
         vectors, titles, encoded = dense.vectors(encoder, "")
         cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
         report = BuildReport(
-            len(articles), len(paragraphs), skipped, encoded, len(paragraphs) - encoded
-        )
-        writer = BuildWriter(index_dir)
-        report.build = writer.path
-        _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress)
-        writer.manifest(  # last: a build with a manifest is complete
-            ModelRecord.of(encoder),
-            ModelRecord.of(cross_encoder) if cross_encoder else None,
-            SourceRecord(path=str(source.resolve()), fingerprint=fingerprint),
-            passage,
-            title_weight,
-            skipped=len(skipped),
-        )
-        writer.flush()
-        writer.swap_in()
+            len(articles), len(paragraphs), corpus.skipped, corpus.notes, encoded,
+            len(paragraphs) - encoded,
+        )  # fmt: skip
+        with _no_partial_build(index_dir) as writer:
+            report.build = writer.path
+            _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress)
+            writer.manifest(  # last: a build with a manifest is complete
+                ModelRecord.of(encoder),
+                ModelRecord.of(cross_encoder) if cross_encoder else None,
+                SourceRecord(path=str(source.resolve()), fingerprint=fingerprint),
+                passage,
+                title_weight,
+                skipped=len(corpus.skipped),
+            )
+            writer.flush()
+            writer.swap_in()
+        for model in filter(None, (encoder, cross_encoder)):
+            dense.record_uses(model, report.build)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _read(source: Path, progress: Progress) -> tuple[list[Article], list[Skipped]]:
+@contextmanager
+def _no_partial_build(index_dir: Path) -> Iterator[BuildWriter]:
+    """A writer of a new build, removed if the block fails before the index points at it
+    (a full disk, a read-only folder, Ctrl+C); an OSError becomes IndexNotWritable."""
+    try:
+        writer = BuildWriter(index_dir)
+    except OSError as exc:
+        raise not_writable(index_dir.parent, exc) from exc
+    try:
+        yield writer
+    except BaseException as exc:
+        if not (index_dir.exists() and index_dir.resolve() == writer.path.resolve()):
+            shutil.rmtree(writer.path, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise not_writable(writer.path.parent, exc) from exc
+        raise
+
+
+def _check_indexable(source: Path, paragraphs: Sequence[Paragraph], skipped: list[Skipped]):
+    """CorpusError, before anything is written, for a corpus that gives no index: no
+    article at all, or not one word for BM25 (only punctuation, symbols, stop words)."""
+    if not paragraphs:
+        raise CorpusError(f"no readable articles in {source}; nothing to index{_why(skipped)}")
+    if not any(analyze(p.text) for p in paragraphs):
+        raise CorpusError(
+            f"no words to index in {source}: its {len(paragraphs)} paragraph(s) hold only "
+            f"punctuation, symbols or stop words{_why(skipped)}"
+        )
+
+
+def _why(skipped: list[Skipped], shown: int = 3) -> str:
+    """The first skipped files and their reasons, for an error message."""
+    if not skipped:
+        return ""
+    first = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:shown])
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f" (skipped {first}{more})"
+
+
+def _read(source: Path, progress: Progress, follow_symlinks: bool = False) -> CorpusReport:
     """Read every article file under `source`, with a bar over the files."""
-    with progress("reading", len(list_files(source))) as advance:
-        corpus = read_corpus(source, on_file=lambda path: advance(1))
-    return corpus.articles, corpus.skipped
+    files = len(scan_corpus(source, follow_symlinks).files)
+    with progress("reading", files) as advance:
+        return read_corpus(source, lambda path: advance(1), follow_symlinks)
 
 
 def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:
@@ -188,6 +255,23 @@ class _Dense:
             mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
         return vectors, titles, encoded
 
+    def record_uses(self, encoder: Encoder, build: Path) -> None:
+        """Note in the embedding cache which of its vectors `build` is made of, so that
+        `manage.py cache prune` keeps them. The index is already in place: a failure here
+        only means a later prune drops these vectors (and a later reindex re-encodes)."""
+        titles = article_titles(self.articles)
+        keys = (text_key(text) for text in itertools.chain(self.texts, filter(None, titles)))
+        try:
+            cache = EmbeddingCache(
+                self.cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension
+            )
+            try:
+                cache.record_use(build, keys)
+            finally:
+                cache.close()
+        except (sqlite3.Error, OSError):
+            pass
+
     def _titles(self, encoder: Encoder, cache: EmbeddingCache, label: str) -> np.ndarray:
         """A passage vector per article title; zero rows for articles without one."""
         titles = article_titles(self.articles)
@@ -226,7 +310,7 @@ def _embed_missing(
     with progress("encoding", len(todo)) as advance:
         for start in range(0, len(todo), ENCODE_CHUNK):
             chunk = todo[start : start + ENCODE_CHUNK]
-            vectors = encoder.encode_passages([texts[rows[k][0]] for k in chunk])
+            vectors = encoder.encode_passages(clip_all([texts[rows[k][0]] for k in chunk]))
             cache.put(zip(chunk, vectors))  # committed per chunk: a killed reindex keeps its work
             for key, vector in zip(chunk, vectors, strict=True):
                 matrix[rows[key]] = vector

@@ -19,7 +19,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL, text_sha256 BLOB NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model, text_sha256)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS builds (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, model TEXT NOT NULL, UNIQUE (path, model)
+);
+CREATE TABLE IF NOT EXISTS uses (
+    build INTEGER NOT NULL, text_sha256 BLOB NOT NULL, PRIMARY KEY (build, text_sha256)
+) WITHOUT ROWID;
 """
+# `builds` and `uses` say which vectors each index build was made of (one row a build and
+# model): `manage.py cache prune` keeps what a build still on disk uses (indexer/prune.py).
 _LOOKUP_CHUNK = 500  # stays under SQLite's limit of bound parameters
 
 
@@ -58,6 +66,22 @@ class EmbeddingCache:
                 vector = np.frombuffer(blob, dtype=np.float32)
                 if vector.size == self.dimension:  # anything else is not ours: re-encode
                     yield key, vector
+
+    def record_use(self, build: Path, keys: Iterable[bytes]) -> None:
+        """Note that `build` (an index build folder) is made of these keys' vectors."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO builds (path, model) VALUES (?, ?)",
+                (str(build.absolute()), self.model),
+            )
+            (build_id,) = self._db.execute(
+                "SELECT id FROM builds WHERE path = ? AND model = ?",
+                (str(build.absolute()), self.model),
+            ).fetchone()
+            self._db.executemany(
+                "INSERT OR IGNORE INTO uses (build, text_sha256) VALUES (?, ?)",
+                ((build_id, key) for key in keys),
+            )
 
     def put(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         """Store vectors (one transaction, so a crash keeps all of them or none)."""

@@ -17,19 +17,36 @@ reported as ``Skipped`` and the rest of the corpus is still read.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from core.records import Article
+from indexer.decode import NotText, control_problem, decode, strip_controls, wide_bom
+from indexer.files import NotRegular, Scan, display_name, open_regular, read_head, scan
+from indexer.limits import (
+    MAX_ARTICLE_CHARS,
+    MAX_FILE_BYTES,
+    MAX_LINE_BYTES,
+    MAX_WORD_CHARS,
+    cut_text,
+    drop_data_runs,
+    size_words,
+)
 from indexer.split import split_sentences
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIX = ".jsonl"
 BOM = b"\xef\xbb\xbf"
 MAX_TITLE_CHARS = 200
+MAX_ID_CHARS = 200  # a longer id keeps its start and gets a hash of the whole
+MAX_URL_CHARS = 2048
+MAX_RUBRIC_CHARS = 100
 HEADER_ZONE_LINES = 8  # a scraped header is at most this many leading short lines
 
 # A line that is only one of these (any case, optional ':') starts a site's feed or
@@ -66,6 +83,7 @@ _LEADING_DATE = re.compile(
 _SENTENCE_PUNCT = re.compile(r"[.!?…,:;\"«»“”]")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # only a JSON \u escape can produce one
+_WORD_CHAR = re.compile(r"[^\W_]")  # a letter or a digit: what BM25 can index
 
 _Entries = list[tuple[Article, int | None]]  # articles with their .jsonl line (None: text file)
 
@@ -79,12 +97,19 @@ class Skipped:
     reason: str
 
 
+class Note(Skipped):
+    """A file or a line that was read, but not as it was: cut at the size limit, read in a
+    detected encoding, stripped of data runs or control characters, renamed. `reason` says
+    what was done."""
+
+
 @dataclass
 class CorpusReport:
-    """Everything read from a corpus folder, and everything that was not."""
+    """Everything read from a corpus folder, everything that was not, and what was changed."""
 
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 @dataclass
@@ -129,8 +154,13 @@ def _is_feed_marker(line: str) -> bool:
 
 
 def _safe_id(raw: str) -> str:
-    """Paragraph ids are "<article-id>:<n>", so ':' (and whitespace) become '_'."""
-    return re.sub(r"[:\s]", "_", raw.strip())
+    """Paragraph ids are "<article-id>:<n>", so ':' (and whitespace) become '_'; control
+    characters go, and an id over MAX_ID_CHARS keeps its start and a hash of the whole."""
+    safe = re.sub(r"[:\s]", "_", strip_controls(raw)[0].strip())
+    if len(safe) <= MAX_ID_CHARS:
+        return safe
+    digest = hashlib.sha256(safe.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{safe[: MAX_ID_CHARS - 17]}-{digest}"
 
 
 def _paragraphs(lines: list[str]) -> str:
@@ -141,10 +171,14 @@ def _paragraphs(lines: list[str]) -> str:
 
 def _first_sentence(body: str) -> str:
     """Fallback title: the body's first sentence, cut to MAX_TITLE_CHARS at a word."""
-    sentence = split_sentences(body.split("\n\n", 1)[0])[0]
-    if len(sentence) <= MAX_TITLE_CHARS:
-        return sentence
-    cut = sentence[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] or sentence[:MAX_TITLE_CHARS]
+    return _short_title(split_sentences(body.split("\n\n", 1)[0])[0])
+
+
+def _short_title(title: str) -> str:
+    """A title cut to MAX_TITLE_CHARS at a word (a title is encoded by every model)."""
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    cut = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] or title[:MAX_TITLE_CHARS]
     return cut.rstrip(" ,;:-–—") + "…"
 
 
@@ -278,139 +312,221 @@ def _parse_text(text: str, markdown: bool = False) -> _Parsed:
 
 
 def _make_article(parsed: _Parsed, article_id: str, source: str) -> Article:
+    """An Article from a parsed text; metadata is cut to sizes any page and model can take."""
+    url = parsed.url if parsed.url and len(parsed.url) <= MAX_URL_CHARS else None
     return Article(
         id=article_id,
-        title=parsed.title or _first_sentence(parsed.body),
+        title=_short_title(parsed.title) if parsed.title else _first_sentence(parsed.body),
         body=parsed.body,
         date=parsed.date,
-        url=parsed.url,
-        rubric=parsed.rubric,
+        url=url,
+        rubric=parsed.rubric[:MAX_RUBRIC_CHARS] if parsed.rubric else None,
         source=source,
     )
 
 
-def _read_text_file(data: bytes, rel: Path) -> tuple[_Entries, list[Skipped]]:
-    """One article from a .txt/.md file's bytes."""
-    source = rel.as_posix()
-    start = len(BOM) if data.startswith(BOM) else 0
+def _dropped_words(n: int) -> str:
+    """How a summary names `n` dropped runs of data."""
+    return f"{n} run(s) of over {MAX_WORD_CHARS} characters without a space (base64 or other data)"
+
+
+def _nothing_to_index(parsed: _Parsed) -> str | None:
+    """Why a parsed text gives no article, or None when it does."""
+    if not parsed.body:
+        return "no article text left after removing metadata"
+    if not _WORD_CHAR.search(parsed.body):
+        return "no words: only punctuation, symbols or spaces"
+    return None
+
+
+def _cleaned(text: str, source: str, line: int | None, size: int) -> tuple[str, list[Skipped]]:
+    """`text` without control characters and runs of data, cut to MAX_ARTICLE_CHARS, with a
+    Note for each change; or "" and the Skipped saying why nothing is left. `size` is the
+    file's size in bytes when only its head was read (0: `text` is all of it)."""
+    text, controls = strip_controls(text)
+    if problem := control_problem(text, controls):
+        return "", [Skipped(source, line, problem)]
+    text, dropped = drop_data_runs(text)  # before the cut: an image must not push text out
+    if dropped and not text.strip():
+        head = f" (only the first {size_words(MAX_FILE_BYTES)} of {size_words(size)} read)"
+        why = f"no article text left after dropping {_dropped_words(dropped)}"
+        return "", [Skipped(source, line, why + (head if size else ""))]
+    notes: list[Skipped] = []
+    if controls:
+        notes.append(Note(source, line, f"{controls:,} control character(s) removed"))
+    if dropped:
+        notes.append(Note(source, line, f"dropped {_dropped_words(dropped)}"))
+    if size or len(text) > MAX_ARTICLE_CHARS:
+        whole = size_words(size) if size else f"{len(text):,} characters"
+        text = cut_text(text, min(len(text), MAX_ARTICLE_CHARS))
+        cut = f"only the first {len(text):,} characters of {whole} indexed"
+        notes.append(Note(source, line, f"{cut} (the limit is {MAX_ARTICLE_CHARS:,})"))
+    return text, notes
+
+
+def _read_text_file(path: Path, rel: Path) -> tuple[_Entries, list[Skipped]]:
+    """One article from a .txt/.md file, of which at most MAX_FILE_BYTES are read."""
+    source, escaped = display_name(rel)
+    data, size = read_head(path, MAX_FILE_BYTES)
+    complete = size <= len(data)
     try:
-        text = data[start:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        offset = start + error.start
-        line = data.count(b"\n", 0, offset) + 1
-        reason = f"not valid UTF-8 at byte {offset} (line {line})"
-        return [], [Skipped(source, None, reason)]
+        decoded = decode(data, complete)
+    except NotText as error:
+        return [], [Skipped(source, None, str(error))]
+    del data  # the text is all that is needed from here on
+    text, notes = _cleaned(decoded.text, source, None, 0 if complete else size)
     if not text.strip():
-        return [], [Skipped(source, None, "empty file")]
+        problems = [n for n in notes if not isinstance(n, Note)]
+        return [], problems or [Skipped(source, None, "empty file")]
     parsed = _parse_text(_normalise_newlines(text), markdown=rel.suffix.lower() == ".md")
-    if not parsed.body:
-        return [], [Skipped(source, None, "no article text left after removing metadata")]
-    article_id = _safe_id(rel.with_suffix("").as_posix())
-    return [(_make_article(parsed, article_id, source), None)], []
+    if reason := _nothing_to_index(parsed):
+        return [], [Skipped(source, None, reason)]
+    article_id = _safe_id(display_name(rel.with_suffix(""))[0])
+    if decoded.detected:
+        notes.append(Note(source, None, f"not UTF-8: read as {decoded.encoding} (detected)"))
+    if escaped:
+        notes.append(Note(source, None, f"file name is not UTF-8: indexed as {article_id!r}"))
+    return [(_make_article(parsed, article_id, source), None)], notes
 
 
-def _string_field(obj: dict, key: str) -> str | None:
-    """A non-blank string field, whitespace-collapsed, else None."""
+def _string_field(obj: dict, key: str, limit: int = MAX_URL_CHARS) -> str | None:
+    """A non-blank string field, whitespace-collapsed and without control characters, or
+    None (also for one longer than `limit`)."""
     value = obj.get(key)
-    return " ".join(value.split()) if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str) or len(value) > limit:
+        return None
+    return " ".join(strip_controls(value)[0].split()) or None
 
 
-def _article_from_json(obj: dict, fallback_id: str, source: str) -> Article | None:
-    """An Article from one decoded .jsonl object, or None when it has no text."""
+def _article_from_json(
+    obj: dict, fallback_id: str, source: str, line: int
+) -> tuple[Article | None, list[Skipped]]:
+    """An Article from one decoded .jsonl object and the notes on it, or None and why not."""
     text = obj.get("text")
-    if not isinstance(text, str):
-        return None
+    if not isinstance(text, str) or not text.strip():
+        return None, [Skipped(source, line, "missing or empty 'text'")]
+    text, notes = _cleaned(text, source, line, 0)
+    if not text:
+        return None, notes
     parsed = _parse_text(_normalise_newlines(text))
-    if not parsed.body:
-        return None
+    if reason := _nothing_to_index(parsed):
+        return None, [Skipped(source, line, reason)]
     raw_id = obj.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
         raw_id = fallback_id
-    parsed.title = _string_field(obj, "title") or parsed.title
+    parsed.title = _string_field(obj, "title", MAX_ARTICLE_CHARS) or parsed.title
     parsed.url = _string_field(obj, "url") or parsed.url
     parsed.rubric = _string_field(obj, "rubric") or parsed.rubric
     parsed.date = _parse_date(obj.get("date")) or parsed.date
     article = _make_article(parsed, _safe_id(str(raw_id)), source)
-    return replace(article, outlet=_string_field(obj, "source"))  # the outlet, not the file
+    return replace(article, outlet=_string_field(obj, "source")), notes  # the outlet, not the file
 
 
-def _read_jsonl(data: bytes, rel: Path) -> tuple[_Entries, list[Skipped]]:
-    """One article a line; a bad line is reported and the others are still read."""
-    source, stem = rel.as_posix(), rel.with_suffix("").as_posix()
+def _json_object(raw: bytes, start: int, source: str, line: int) -> dict | Skipped | None:
+    """One .jsonl line (without its newline) as a JSON object, a Skipped saying why it is
+    none, or None for a blank line. `start` is the line's byte offset in the file."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Skipped(source, line, f"not valid UTF-8 at byte {start + error.start}")
+    if not text.strip():
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as error:
+        return Skipped(source, line, f"invalid JSON: {error.msg} (column {error.colno})")
+    except RecursionError:
+        return Skipped(source, line, "invalid JSON: nested too deeply")
+    if not isinstance(obj, dict):
+        return Skipped(source, line, "not a JSON object")
+    if any(isinstance(v, str) and _SURROGATE.search(v) for v in obj.values()):
+        # "\ud800" is valid JSON but no character: it cannot be hashed, stored or encoded.
+        return Skipped(source, line, "a \\u escape that is not a character")
+    return obj
+
+
+def _lines(file: BinaryIO) -> Iterator[tuple[int, int, bytes | None]]:
+    """(number, byte offset, line without its newline) for each line of a file read as a
+    stream; the line is None when it is longer than MAX_LINE_BYTES (it is skipped unread)."""
+    offset = 0
+    for number in itertools.count(1):
+        raw = file.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        start, offset = offset, offset + len(raw)
+        if len(raw) <= MAX_LINE_BYTES:
+            yield number, start, raw.removesuffix(b"\n")
+            continue
+        while raw and not raw.endswith(b"\n"):
+            raw = file.readline(1 << 20)
+            offset += len(raw)
+        yield number, start, None
+
+
+def _read_jsonl(path: Path, rel: Path) -> tuple[_Entries, list[Skipped]]:
+    """One article a line, read as a stream; a bad line is reported and the others are
+    still read. JSON Lines are UTF-8 (a UTF-8 byte order mark is tolerated)."""
+    source, stem = display_name(rel)[0], display_name(rel.with_suffix(""))[0]
     entries: _Entries = []
     skipped: list[Skipped] = []
-    offset = len(BOM) if data.startswith(BOM) else 0
-    for number, raw in enumerate(data[offset:].split(b"\n"), start=1):
-        line_start, offset = offset, offset + len(raw) + 1
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            reason = f"not valid UTF-8 at byte {line_start + error.start}"
-            skipped.append(Skipped(source, number, reason))
-            continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            reason = f"invalid JSON: {error.msg} (column {error.colno})"
-            skipped.append(Skipped(source, number, reason))
-            continue
-        if not isinstance(obj, dict):
-            skipped.append(Skipped(source, number, "not a JSON object"))
-            continue
-        if any(isinstance(v, str) and _SURROGATE.search(v) for v in obj.values()):
-            # "\ud800" is valid JSON but no character: it cannot be hashed, stored or encoded.
-            skipped.append(Skipped(source, number, "a \\u escape that is not a character"))
-            continue
-        article = _article_from_json(obj, f"{stem}-{number}", source)
-        if article is None:
-            skipped.append(Skipped(source, number, "missing or empty 'text'"))
-        else:
-            entries.append((article, number))
+    with open_regular(path) as file:
+        if name := wide_bom(file.peek(4)[:4]):
+            reason = f"starts with a {name} byte order mark, but JSON Lines must be UTF-8"
+            return [], [Skipped(source, None, reason)]
+        for number, start, raw in _lines(file):
+            if raw is None:
+                reason = f"line longer than {size_words(MAX_LINE_BYTES)}: not read"
+                skipped.append(Skipped(source, number, reason))
+                continue
+            bom = len(BOM) if start == 0 and raw.startswith(BOM) else 0
+            obj = _json_object(raw[bom:], start + bom, source, number)
+            if isinstance(obj, dict):
+                article, notes = _article_from_json(obj, f"{stem}-{number}", source, number)
+                skipped.extend(notes)
+                if article is not None:
+                    entries.append((article, number))
+            elif obj is not None:
+                skipped.append(obj)
     if not entries and not skipped:
         skipped.append(Skipped(source, None, "empty file"))
     return entries, skipped
 
 
 def _read_entries(path: Path, root: Path) -> tuple[_Entries, list[Skipped]]:
-    """Articles of one file, each with its .jsonl line (None for text files)."""
+    """Articles from one file, and what was skipped or changed (Note) in it."""
     rel = path.relative_to(root)
     try:
-        data = path.read_bytes()
+        if rel.suffix.lower() == JSONL_SUFFIX:
+            return _read_jsonl(path, rel)
+        return _read_text_file(path, rel)
+    except NotRegular as error:
+        return [], [Skipped(display_name(rel)[0], None, str(error))]
     except OSError as error:
-        return [], [Skipped(rel.as_posix(), None, f"cannot read: {error.strerror or error}")]
-    suffix = rel.suffix.lower()
-    if suffix == JSONL_SUFFIX:
-        return _read_jsonl(data, rel)
-    if suffix in TEXT_SUFFIXES:
-        return _read_text_file(data, rel)
-    return [], [Skipped(rel.as_posix(), None, f"unsupported file type {suffix!r}")]
+        reason = f"cannot read: {error.strerror or error}"
+        return [], [Skipped(display_name(rel)[0], None, reason)]
 
 
 # --- public API ---------------------------------------------------------------------------
 
 
-def list_files(root: Path) -> list[Path]:
-    """Article files under root (recursively), sorted by relative POSIX path.
-
-    Only .txt, .md and .jsonl files count; hidden files and folders (".git",
-    editor backups) are ignored.
-    """
+def scan_corpus(root: Path, follow_symlinks: bool = False) -> Scan:
+    """The article files under root (see list_files), and those found but refused (broken
+    links, FIFOs, links out of the folder) with their reason."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"corpus folder does not exist: {root}")
     if not root.is_dir():
         raise NotADirectoryError(f"corpus path is not a folder: {root}")
-    suffixes = TEXT_SUFFIXES | {JSONL_SUFFIX}
-    files = [
-        path
-        for path in root.rglob("*")
-        if path.suffix.lower() in suffixes
-        and not any(part.startswith(".") for part in path.relative_to(root).parts)
-        and path.is_file()
-    ]
-    return sorted(files, key=lambda path: path.relative_to(root).as_posix())
+    return scan(root, follow_symlinks)
+
+
+def list_files(root: Path, follow_symlinks: bool = False) -> list[Path]:
+    """Article files under root (recursively), sorted by relative POSIX path.
+
+    Only .txt, .md and .jsonl files count; hidden files and folders (".git",
+    editor backups) are ignored; so are links leading out of root (indexer.files).
+    """
+    return scan_corpus(root, follow_symlinks).files
 
 
 def read_file(path: Path, root: Path) -> tuple[list[Article], list[Skipped]]:
@@ -419,21 +535,28 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[Skipped]]:
     Duplicate ids are not checked here; read_corpus does that across files.
     """
     entries, skipped = _read_entries(Path(path), Path(root))
-    return [article for article, _ in entries], skipped
+    return [article for article, _ in entries], [s for s in skipped if not isinstance(s, Note)]
 
 
-def read_corpus(root: Path, on_file: Callable[[Path], None] | None = None) -> CorpusReport:
+def read_corpus(
+    root: Path, on_file: Callable[[Path], None] | None = None, follow_symlinks: bool = False
+) -> CorpusReport:
     """Read every article file under root; on_file(path) is called after each file.
 
     Of articles sharing an id the first (in file order) is kept; each later one is
-    reported as Skipped, naming where the first came from.
+    reported as Skipped, naming where the first came from. Files found but not readable
+    as files (broken links, FIFOs, links out of root) are reported as Skipped first.
     """
     root = Path(root)
     report = CorpusReport()
+    found = scan_corpus(root, follow_symlinks)
+    for path, reason in found.refused:
+        report.skipped.append(Skipped(display_name(path.relative_to(root))[0], None, reason))
     first: dict[str, str] = {}
-    for path in list_files(root):
+    for path in found.files:
         entries, skipped = _read_entries(path, root)
-        report.skipped.extend(skipped)
+        report.notes.extend(s for s in skipped if isinstance(s, Note))
+        report.skipped.extend(s for s in skipped if not isinstance(s, Note))
         for article, line in entries:
             where = article.source if line is None else f"{article.source} line {line}"
             if article.id in first:

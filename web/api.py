@@ -59,7 +59,8 @@ def health() -> ResponseReturnValue:
     try:
         generation = get_searcher().stats().generation
     except SearchError as exc:
-        return {"status": "ok", "index": False, "generation": None, "message": str(exc)}
+        message = status_of(exc)[2]
+        return {"status": "ok", "index": False, "generation": None, "message": message}
     return {"status": "ok", "index": True, "generation": generation, "message": None}
 
 
@@ -74,8 +75,8 @@ def openapi_document() -> ResponseReturnValue:
 
 def _search_error(exc: SearchError) -> ResponseReturnValue:
     """A domain error as its status (web/errors.py); a bad parameter names itself."""
-    status, code = status_of(exc)
-    return error_response(status, code, str(exc), getattr(exc, "param", None))
+    status, code, message = status_of(exc)
+    return error_response(status, code, message, getattr(exc, "param", None))
 
 
 for _kind in STATUS:

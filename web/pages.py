@@ -293,11 +293,11 @@ def error_page(
 def _search_error(exc: SearchError) -> ResponseReturnValue:
     """A domain error as a page with its status (web/errors.py): a bad parameter refills the
     form to fix it; an unusable index says how to build one."""
-    status, code = status_of(exc)
+    status, code, message = status_of(exc)
     if isinstance(exc, InvalidParameter):
-        return error_page(status, str(exc), keep_query=True)
+        return error_page(status, message, keep_query=True)
     command = "python manage.py reindex" if code == "index_unavailable" else None
-    return error_page(status, str(exc), command=command)
+    return error_page(status, message, command=command)
 
 
 for _kind in STATUS:
