@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from indexer.build import reindex
+from search.errors import IndexMismatch
+from search.index import current_build
+from search.manifest import MANIFEST_NAME
 from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
@@ -45,3 +50,18 @@ def test_a_latin_name_finds_its_cyrillic_spelling(searcher, query, cyrillic):
 def test_an_english_query_naming_a_place_ranks_it_first(searcher):
     top = searcher.search("Chancay port", mode="bm25").results[0]
     assert top.id == "000_f267e610140cff85:7"
+
+
+@pytest.mark.parametrize(
+    ("part", "old"),
+    [("bm25", {"method": "robertson"}), ("analyzer", {"version": 1, "stemmers": {}})],
+)
+def test_an_index_with_the_old_scoring_or_analysis_is_refused(tmp_path, part, old):
+    encoder = FakeEncoder()
+    reindex(SEEDS, tmp_path / "index", encoder, tmp_path / "cache")
+    manifest = current_build(tmp_path / "index") / MANIFEST_NAME
+    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    recorded[part].update(old)
+    manifest.write_text(json.dumps(recorded), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="manage.py reindex"):
+        Searcher(tmp_path / "index", encoder).search("порт")
