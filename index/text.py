@@ -1,8 +1,11 @@
 """Text analysis for the lexical leg: one `analyze()` shared by indexing and querying.
 
-A word is stemmed by the script it is written in (Russian Snowball for Cyrillic, English
-Snowball for Latin), so a mixed Russian/English archive needs no language detection per
-document. Anything else (digits, other scripts) is kept as written.
+A word is reduced by the script it is written in (its pymorphy3 lemma for Cyrillic,
+English Snowball for Latin), so a mixed Russian/English archive needs no language
+detection per document. Anything else (digits, other scripts) is kept as written. Lemmas
+rather than Russian Snowball stems: Snowball gives a surname's forms different stems
+("мамедов" -> "мамед", "мамедова" -> "мамедов"), and a whole lemma transliterates
+better (sound_key). Measured in docs/analysis.md.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ import threading
 import unicodedata
 from functools import lru_cache
 
+import pymorphy3
+import pymorphy3_dicts_ru
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
 
 # Recorded in the index manifest: an index analysed differently must be rebuilt.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 ANALYZER_SETTINGS = {
     "version": ANALYZER_VERSION,
     "normalize": "NFKC, lower case, e for yo, combining accents removed",
     "tokens": "unicode letter/digit runs",
-    "stemmers": {"cyrillic": "snowball russian", "latin": "snowball english"},
+    "stemmers": {
+        "cyrillic": f"pymorphy3 {pymorphy3.__version__} lemma, likeliest parse, "
+        f"dictionary {pymorphy3_dicts_ru.__version__}",
+        "latin": "snowball english",
+    },
     "stopwords": "russian (nltk) + english (lucene), from bm25s",
 }
 
@@ -37,6 +46,10 @@ STOPWORDS: frozenset[str] = frozenset(
 
 # PyStemmer objects must not be shared between threads (the web server runs several).
 _local = threading.local()
+# One morphological analyser (its dictionary takes 0.2 s and ~15 MB to open), made on first
+# use; parses go through the lock, which costs nothing next to lemma()'s cache.
+_morph: pymorphy3.MorphAnalyzer | None = None
+_morph_lock = threading.Lock()
 
 
 def normalize(text: str) -> str:
@@ -74,6 +87,60 @@ def stem(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=200_000)
+def lemma(token: str) -> str:
+    """The dictionary form of a normalised Cyrillic token by pymorphy3's likeliest parse
+    ("мамедовым" -> "мамедов"); other tokens stay as they are."""
+    global _morph
+    if not _CYRILLIC.search(token):
+        return token
+    with _morph_lock:
+        if _morph is None:
+            _morph = pymorphy3.MorphAnalyzer(lang="ru")
+        return _morph.parse(token)[0].normal_form.replace("ё", "е")
+
+
+# Phonetic keys: how a name sounds, coarsely enough that its Latin and Cyrillic spellings
+# meet ("Chancay" and "Чанкай" are both "snk"). Vowels, й, ь, ъ and doubled letters are
+# dropped; sibilants and affricates (с з ц ш щ ж ч; s z sh ch zh ts j) are one sound, as are
+# г/х and g/h/kh (Russian writes English h as х or г); w is v, q and hard c are k, x is ks.
+_CYRILLIC_SOUNDS = str.maketrans(
+    {**dict.fromkeys("аеиоуыэюяйьъ", ""), **dict.fromkeys("сзцшщжч", "s"),
+     **dict.fromkeys("гх", "g"), "б": "b", "в": "v", "д": "d", "к": "k", "л": "l",
+     "м": "m", "н": "n", "п": "p", "р": "r", "т": "t", "ф": "f"}
+)  # fmt: skip
+_CYRILLIC_CLUSTERS = (("дж", "s"), ("тс", "s"), ("кс", "x"))
+_LATIN_CLUSTERS = (
+    ("sch", "s"), ("tch", "s"), ("sh", "s"), ("ch", "s"), ("zh", "s"), ("ts", "s"), ("tz", "s"),
+    ("kh", "g"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("dj", "s"),
+)  # fmt: skip
+_SOFT_C = re.compile(r"c(?=[eiy])")
+_SILENT_H = re.compile(r"(?<=[aeiouy])h(?![aeiouy])")  # "john", "sarah": джон, сара
+_LATIN_SOUNDS = str.maketrans(
+    {**dict.fromkeys("aeiouy", ""), **dict.fromkeys("szj", "s"), **dict.fromkeys("gh", "g"),
+     "c": "k", "q": "k", "w": "v"}
+)  # fmt: skip
+_DOUBLED = re.compile(r"(.)\1+")
+_LETTERS = re.compile(r"[a-z]+|[\u0430-\u044f]+")
+
+
+def sound_key(token: str) -> str:
+    """The coarse phonetic key of a normalised word in either script ("" for one that is not
+    all Latin or all Cyrillic letters): Latin and Cyrillic spellings of one name share it
+    ("weigeldt", "вайгельдт" -> "vgldt"), so an English query can reach a Russian text."""
+    if not _LETTERS.fullmatch(token):
+        return ""
+    if _CYRILLIC.match(token):
+        for cluster, sound in _CYRILLIC_CLUSTERS:
+            token = token.replace(cluster, sound)
+        key = token.translate(_CYRILLIC_SOUNDS)
+    else:
+        for cluster, sound in _LATIN_CLUSTERS:
+            token = token.replace(cluster, sound)
+        key = _SOFT_C.sub("s", _SILENT_H.sub("", token)).translate(_LATIN_SOUNDS)
+    return _DOUBLED.sub(r"\1", key.replace("x", "ks"))
+
+
 def script(text: str, normalized: bool = False) -> str | None:
     """ "cyrillic" or "latin", whichever writes more of `text`'s letters; None for neither.
     `normalized` says `text` has been through normalize() already (index terms have)."""
@@ -84,6 +151,13 @@ def script(text: str, normalized: bool = False) -> str | None:
     return "cyrillic" if cyrillic >= latin else "latin"
 
 
+def term(token: str) -> str:
+    """The index term of one normalised token: a Cyrillic word's lemma, a Latin word's
+    English Snowball stem, anything else as it is."""
+    return lemma(token) if _CYRILLIC.search(token) else stem(token)
+
+
 def analyze(text: str) -> list[str]:
-    """Index/query terms of `text`: normalised tokens, stop words removed, stemmed."""
-    return [stem(t) for t in tokenize(text) if t not in STOPWORDS]
+    """Index/query terms of `text`: normalised tokens, stop words removed, lemmatised or
+    stemmed (term)."""
+    return [term(t) for t in tokenize(text) if t not in STOPWORDS]

@@ -63,7 +63,7 @@ def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
         "title_weight": 0.2,
     }
     assert manifest["source"]["path"] == str(SEEDS)
-    assert manifest["analyzer"]["version"] == 1
+    assert manifest["analyzer"]["version"] == 2
 
 
 def test_second_reindex_encodes_nothing(tmp_path, fake_encoder):
