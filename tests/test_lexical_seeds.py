@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from indexer.build import reindex
 from core.errors import IndexMismatch
 from index.format import current_build
 from index.manifest import MANIFEST_NAME
+from indexer.build import reindex
+from search.contract import SearchRequest
 from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
@@ -25,7 +26,7 @@ def searcher(tmp_path_factory) -> Searcher:
 
 def found(searcher: Searcher, query: str) -> set[str]:
     """Every paragraph BM25 finds for `query`."""
-    return {h.id for h in searcher.search(query, mode="bm25", k=100).results}
+    return {h.id for h in searcher.search(SearchRequest(q=query, mode="bm25", k=100)).results}
 
 
 def test_a_word_in_most_paragraphs_is_still_found(searcher):
@@ -48,7 +49,7 @@ def test_a_latin_name_finds_its_cyrillic_spelling(searcher, query, cyrillic):
 
 
 def test_an_english_query_naming_a_place_ranks_it_first(searcher):
-    top = searcher.search("Chancay port", mode="bm25").results[0]
+    top = searcher.search(SearchRequest(q="Chancay port", mode="bm25")).results[0]
     assert top.id == "000_f267e610140cff85:7"
 
 
@@ -64,4 +65,4 @@ def test_an_index_with_the_old_scoring_or_analysis_is_refused(tmp_path, part, ol
     recorded[part].update(old)
     manifest.write_text(json.dumps(recorded), encoding="utf-8")
     with pytest.raises(IndexMismatch, match="manage.py reindex"):
-        Searcher(tmp_path / "index", encoder).search("порт")
+        Searcher(tmp_path / "index", encoder).search(SearchRequest(q="порт"))
