@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from indexer.build import reindex
 from core.errors import IndexMismatch
 from index.format import current_build
 from index.manifest import MANIFEST_NAME
+from indexer.build import reindex
 from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
