@@ -2,64 +2,19 @@
 
 from __future__ import annotations
 
-import errno
-import functools
-import html
 import json
 import logging
-import os
-import re
-import signal
-import socket
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cli.errors import one_line_errors
+from cli.options import request_options
+from cli.output import format_hit, print_report, progress_bar
+from cli.serving import check_port, port_problem, run_until_interrupted
 from core.config import Settings
-from core.errors import SearchError
-
-DEBUG = os.environ.get("POISK_DEBUG") == "1"
-
-
-INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl+C (128 + SIGINT)
-
-
-def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn any failure into a one-line message and exit code 1 (POISK_DEBUG=1: traceback);
-    Ctrl+C exits with 130, as the shell expects of an interrupted command."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
-        except (click.ClickException, click.Abort, click.exceptions.Exit):
-            raise
-        except SearchError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except Exception as exc:  # the edge of the program: nothing escapes as a traceback
-            if DEBUG:
-                raise
-            message = f"{type(exc).__name__}: {exc} (POISK_DEBUG=1 shows the traceback)"
-            raise click.ClickException(" ".join(message.split())) from exc
-
-    return wrapper
-
-
-@contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A click progress bar on stderr, advanced by the callable it yields."""
-    with click.progressbar(
-        length=total, label=f"{label:<9}", file=sys.stderr, show_pos=True, show_eta=total > 0
-    ) as bar:
-        yield bar.update
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,23 +111,7 @@ def reindex(
         source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
         cross_encoder=cross, follow_symlinks=follow_symlinks,
     )  # fmt: skip
-    _print_report(report, source, index_dir)
-
-
-def _print_report(report: Any, source: Path, index_dir: Path) -> None:
-    """The summary a reindex ends with."""
-    click.echo(
-        f"indexed {report.articles} articles, {report.paragraphs} paragraphs from {source} "
-        f"in {report.seconds:.1f} s"
-    )
-    click.echo(f"encoded {report.encoded} paragraphs, {report.cached} taken from the cache")
-    for title, items in (("skipped", report.skipped), ("read with changes", report.notes)):
-        if items:
-            click.echo(f"{title} {len(items)}:")
-            for s in items:
-                where = f"{s.source}:{s.line}" if s.line else s.source
-                click.echo(f"  {where}: {s.reason}")
-    click.echo(f"index {index_dir} -> {report.build}")
+    print_report(report, source, index_dir)
 
 
 def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
@@ -184,38 +123,6 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
     return Searcher.open(
         settings, index_dir, ctx.obj.get("load_encoder"), ctx.obj.get("load_cross_encoder")
     )
-
-
-def request_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """A click option for every search parameter but the query, generated from the request
-    model (search/contract.py): values are parsed and checked as the API's query string is,
-    so the CLI takes exactly what the API takes and answers with the same messages."""
-    from search import contract
-
-    for name, field in reversed(list(contract.query_options().items())):
-        command = click.option(
-            "--" + name.replace("_", "-"),
-            name,
-            metavar=contract.base_type(field).__name__.upper()
-            if not contract.choices(field)
-            else "|".join(contract.choices(field)),
-            help=_option_help(field),
-        )(command)
-    return command
-
-
-def _option_help(field: Any) -> str:
-    """An option's help: the field's description, its range, its default."""
-    from search import contract
-
-    text = field.description or ""
-    low, high = contract.bounds(field)
-    if low is not None:
-        text += f" ({low}-{high})"
-    default = field.default
-    if default is not None:
-        text += f"; default {default}"
-    return text[:1].upper() + text[1:] + "."
 
 
 @cli.command()
@@ -240,27 +147,7 @@ def search(
     found = f"{result.total} found for {result.query!r} ({result.mode})"
     click.echo(f"{found} in {result.took_ms} ms")
     for hit in result.results:
-        click.echo(_format_hit(hit))
-
-
-def _format_hit(hit: Any) -> str:
-    """A hit as terminal lines: rank, title, date, id, the snippet with marked words."""
-    legs = [
-        f"{name} #{leg.rank} {leg.score:.3f}"
-        for name, leg in (("bm25", hit.bm25), ("semantic", hit.semantic))
-        if leg
-    ]
-    marked = re.sub(
-        r"<mark>(.*?)</mark>",
-        lambda m: click.style(m.group(1), bold=True, fg="yellow"),
-        hit.snippet,
-    )
-    head = click.style(f"{hit.rank:>3}. {hit.title}", bold=True)
-    more = f"     + {len(hit.more)} more from this article\n" if hit.more else ""
-    return (
-        f"{head}\n     {hit.date or 'no date'} · {hit.id} · score {hit.score:.4f} · "
-        f"{' · '.join(legs)}\n     {html.unescape(marked)}\n{more}"
-    )
+        click.echo(format_hit(hit))
 
 
 @cli.command()
@@ -383,7 +270,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Pat
     from web import MAX_BODY_BYTES, create_app
 
     settings: Settings = ctx.obj["settings"]
-    _check_port(host, port)  # a port in use is known before the models' seconds-long load
+    check_port(host, port)  # a port in use is known before the models' seconds-long load
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
     app = create_app(settings, searcher)
     logging.basicConfig()  # waitress's warnings (queue depth, errors) on stderr, as serve() did
@@ -397,54 +284,9 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Pat
             max_request_body_size=MAX_BODY_BYTES,  # refused by waitress before it reads a body
         )
     except OSError as exc:
-        raise click.ClickException(_port_problem(host, port, exc)) from exc
+        raise click.ClickException(port_problem(host, port, exc)) from exc
     click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
-    _run_until_interrupted(server)
-
-
-def _check_port(host: str, port: int) -> None:
-    """ClickException when nothing can listen on host:port (in use, not allowed, unknown
-    host). Bound with SO_REUSEADDR as waitress does, so a port in TIME_WAIT counts as free."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except socket.gaierror as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise click.ClickException(_port_problem(host, port, exc)) from exc
-
-
-def _port_problem(host: str, port: int, exc: OSError) -> str:
-    """A one-line message for a failure to listen on host:port."""
-    if exc.errno == errno.EADDRINUSE:
-        return f"port {port} on {host} is already in use (another server?); choose one with --port"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"not allowed to listen on port {port} on {host}; choose one above 1023 with --port"
-    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-
-
-def _run_until_interrupted(server: Any) -> None:
-    """Run the waitress server until it stops; KeyboardInterrupt when Ctrl+C stopped it.
-
-    waitress catches the KeyboardInterrupt of Ctrl+C itself and returns as if it had ended
-    normally, so SIGINT is noted here and raised again after its clean shutdown.
-    """
-    interrupted: list[int] = []
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        interrupted.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        server.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise KeyboardInterrupt
+    run_until_interrupted(server)
 
 
 @cli.group()

@@ -20,10 +20,9 @@ from pathlib import Path
 import pymorphy3
 import Stemmer
 
-import index.lexical
+import index.text as text
 import search.service
 import search.snippets
-import index.text as text
 from core.config import Settings
 from encoders.crosslingual import load_cross_encoder
 from encoders.encoder import load_encoder

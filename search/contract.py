@@ -5,420 +5,77 @@ and description. The JSON API parses query strings into it (`from_query`), the p
 one from its form, `manage.py search` generates its options from its fields, and the
 OpenAPI document (web/openapi.py) is generated from these models. A parameter added here
 reaches every front end; its error message is derived from its declaration (`problem`).
+
+The request and its parsing are in search/request.py, the answer models in
+search/answer.py; every front end imports both from here.
 """
 
-from __future__ import annotations
-
-import math
-import re
-from collections.abc import Mapping
-from datetime import date
-from typing import Annotated, Any, ClassVar, Literal, get_args
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from search.answer import (
+    ArticleMeta,
+    ArticleParagraph,
+    ArticleWithParagraphs,
+    Hit,
+    LegHit,
+    ModelInfo,
+    MoreHit,
+    NullableDate,
+    Rank,
+    SearchResult,
+    Stats,
 )
-from pydantic.fields import FieldInfo
-
-from core.errors import SearchError
-from search.fusion import (
-    DEFAULT_ALPHA,
-    DEFAULT_ALPHAS,
-    DEFAULT_FUSION,
-    FEW_HOLDERS,
-    FUSIONS,
-    TRUSTED_ALPHA,
-)
-
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-MAX_OFFSET = 1000
-MAX_FILTER_CHARS = 200  # an outlet or rubric name
-# sort=date orders the first DATE_POOL results of the relevance ranking (the relevance floor):
-# deeper results are too loosely related to the query to be worth listing by date.
-DATE_POOL = 200
-
-Mode = Literal["hybrid", "bm25", "semantic"]
-Fusion = Literal[FUSIONS]  # type: ignore[valid-type]
-Group = Literal["none", "article"]
-Sort = Literal["relevance", "date"]
-MODES: tuple[str, ...] = get_args(Mode)
-
-# The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
-# which is what the OpenAPI pattern "\S" for `q` means. Python's str.strip() also drops the
-# control characters U+001C-U+001F and U+0085 (a schema-valid "\x1e" query became empty) and
-# keeps U+FEFF (a schema-invalid one was searched).
-BLANK = (
-    "\t\n\v\f\r \u00a0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+from search.request import (
+    BLANK,
+    DATE_POOL,
+    MAX_FILTER_CHARS,
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MODES,
+    Fusion,
+    Group,
+    InvalidParameter,
+    Mode,
+    SearchRequest,
+    Sort,
+    base_type,
+    bounds,
+    choices,
+    parse_value,
+    problem,
+    query_options,
+    trim_query,
 )
 
-# Query-string syntax, ASCII only: int() and \d would also take other scripts' digits.
-_INTEGER = re.compile(r"-?[0-9]{1,9}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def trim_query(query: str) -> str:
-    """`query` without leading and trailing white space (BLANK)."""
-    return query.strip(BLANK)
-
-
-class InvalidParameter(SearchError):
-    """A search parameter out of its range; `param` names it."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-class SearchRequest(BaseModel):
-    """One search: the query and how to run it, checked on construction."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    q: str = Field(
-        max_length=MAX_QUERY_CHARS,
-        description="the question, in any language; not only whitespace",
-        json_schema_extra={"minLength": 1, "pattern": r"\S"},
-    )
-    k: int = Field(10, ge=1, le=MAX_K, description="page size")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="results to skip")
-    mode: Mode = Field("hybrid", description="legs to run")
-    fusion: Fusion = Field(DEFAULT_FUSION, description="how hybrid mode fuses the legs")
-    alpha: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        description="weight of the semantic leg in coverage and convex fusion (coverage: "
-        f"{DEFAULT_ALPHAS['coverage']}, or {TRUSTED_ALPHA} when BM25's first hit is one of at "
-        f"most {FEW_HOLDERS} that hold every query word; convex: {DEFAULT_ALPHAS['convex']}; "
-        "ignored by the RRF fusions)",
-        json_schema_extra={"default": DEFAULT_ALPHA},
-    )
-    date_from: date | None = Field(None, description="earliest article date")
-    date_to: date | None = Field(None, description="latest article date (>= date_from)")
-    group: Group = Field("none", description="article: each article once, at its best paragraph")
-    sort: Sort = Field(
-        "relevance",
-        description=f"date: the first {DATE_POOL} results by relevance, newest first "
-        "(undated last, equal dates by relevance)",
-    )
-
-    source: str | None = Field(
-        None,
-        min_length=1,
-        max_length=MAX_FILTER_CHARS,
-        description="only articles of this outlet (the corpus's source field; outlet in "
-        "answers): the whole name, any case",
-    )
-    rubric: str | None = Field(
-        None,
-        min_length=1,
-        max_length=MAX_FILTER_CHARS,
-        description="only articles of this rubric: the whole name, any case",
-    )
-
-    @field_validator("source", "rubric")
-    @classmethod
-    def _filter_text(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """Valid Unicode (a CLI string can hold a lone surrogate)."""
-        if value is not None and _has_surrogate(value):
-            raise ValueError(f"{info.field_name} must be valid Unicode text")
-        return value
-
-    @field_validator("q")
-    @classmethod
-    def _query(cls, value: str) -> str:
-        """Trimmed, not empty, valid Unicode (a JSON or CLI string can hold a lone surrogate)."""
-        value = trim_query(value)
-        if not value:
-            raise ValueError("q must not be empty")
-        if _has_surrogate(value):
-            raise ValueError("q must be valid Unicode text (it holds a lone surrogate)")
-        return value
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> SearchRequest:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from must not be after date_to")
-        return self
-
-    def __init__(self, **values: Any) -> None:
-        """Validate `values`; a bad one raises InvalidParameter naming it."""
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise _invalid(type(self), exc) from None
-
-    @property
-    def alpha_used(self) -> float | None:
-        """The semantic weight asked for: as given, else the fusion's default (which the
-        coverage fusion may lower by the query's evidence: search/fusion.py); None when the
-        mode or the fusion has no weight."""
-        if self.mode != "hybrid" or self.fusion not in DEFAULT_ALPHAS:
-            return None
-        return DEFAULT_ALPHAS[self.fusion] if self.alpha is None else self.alpha
-
-    @classmethod
-    def from_query(cls, args: Any, **fixed: Any) -> SearchRequest:
-        """A request from a query string (a werkzeug MultiDict); `fixed` values win (the
-        page sets k and offset itself). Parameters it does not declare are ignored."""
-        values: dict[str, Any] = {}
-        for name, field in cls.model_fields.items():
-            if name in fixed or name not in args:
-                continue
-            raw = args.getlist(name) if hasattr(args, "getlist") else [args[name]]
-            if len(raw) > 1:  # `k=5&k=50` is ambiguous: refuse rather than guess
-                raise InvalidParameter(name, f"{name} must be given at most once")
-            values[name] = parse_value(name, field, raw[0])
-        if "q" not in values and "q" not in fixed:
-            raise InvalidParameter("q", "q is required")
-        return cls(**values, **fixed)
-
-
-def _has_surrogate(value: str) -> bool:
-    """Whether `value` holds a lone surrogate (not text: it cannot be encoded)."""
-    return not value.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in value)
-
-
-def parse_value(name: str, field: FieldInfo, raw: str) -> Any:
-    """One query-string value as the field's type; InvalidParameter when it is not one."""
-    kind = base_type(field)
-    try:
-        if kind is int and _INTEGER.fullmatch(raw):
-            return int(raw)
-        if kind is float and not math.isnan(float(raw)):
-            return float(raw)
-        if kind is date and _DATE.fullmatch(raw):
-            return date.fromisoformat(raw)
-    except ValueError:
-        pass
-    if kind in (int, float, date):
-        raise InvalidParameter(name, problem(name, field))
-    return raw
-
-
-def base_type(field: FieldInfo) -> Any:
-    """The field's type without None: int, float, date, str, or a Literal."""
-    annotation = field.annotation
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if args and getattr(annotation, "__origin__", None) is not Literal:
-        return args[0]
-    return annotation
-
-
-def choices(field: FieldInfo) -> tuple[str, ...]:
-    """The allowed values of a Literal field (empty for any other)."""
-    kind = base_type(field)
-    return get_args(kind) if getattr(kind, "__origin__", None) is Literal else ()
-
-
-def bounds(field: FieldInfo) -> tuple[Any, Any]:
-    """The field's (ge, le) bounds, None where it has none."""
-    low = high = None
-    for item in field.metadata:
-        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
-        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
-    return low, high
-
-
-def problem(name: str, field: FieldInfo) -> str:
-    """What a value of this field must be, said to a user."""
-    kind, (low, high) = base_type(field), bounds(field)
-    if choices(field):
-        return f"{name} must be one of {', '.join(choices(field))}"
-    if kind is int:
-        return f"{name} must be an integer from {low} to {high}"
-    if kind is float:
-        return f"{name} must be a number from {low} to {high}"
-    if kind is date:
-        return f"{name} must be a date as YYYY-MM-DD"
-    if field.metadata and kind is str:
-        return f"{name} must be 1 to {MAX_FILTER_CHARS} characters"
-    return f"{name} is not valid"
-
-
-def _invalid(model: type[BaseModel], exc: ValidationError) -> InvalidParameter:
-    """The first validation error as InvalidParameter, in the field's own words."""
-    error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else "date_from"
-    if name == "q":
-        if error["type"] == "missing":
-            return InvalidParameter("q", "q is required")
-        if error["type"] == "string_too_long":
-            return InvalidParameter("q", f"q must be at most {MAX_QUERY_CHARS} characters")
-        if error["type"] == "string_type":
-            return InvalidParameter("q", "q must be text")
-    if error["type"] == "value_error":
-        return InvalidParameter(name, str(error["ctx"]["error"]))
-    if name not in model.model_fields:
-        return InvalidParameter(name, f"{name} is not a search parameter")
-    return InvalidParameter(name, problem(name, model.model_fields[name]))
-
-
-# --- the answer -------------------------------------------------------------------------
-
-Rank = Annotated[int, Field(ge=1)]
-NullableDate = Annotated[str | None, Field(json_schema_extra={"format": "date"})]
-
-
-class _Record(BaseModel):
-    """A closed, immutable response object; to_dict() is its JSON form.
-
-    Keys added after the first release (OPTIONAL) are left out of the JSON while they are
-    None, so an answer that does not use them is what it always was."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain-JSON form, keys in declaration order, absent optional keys left out."""
-        return {
-            name: _plain(getattr(self, name))
-            for name in type(self).model_fields
-            if not (name in self.OPTIONAL and getattr(self, name) is None)
-        }
-
-
-def _plain(value: Any) -> Any:
-    """A field's value as plain JSON (records through their to_dict)."""
-    if isinstance(value, _Record):
-        return value.to_dict()
-    if isinstance(value, BaseModel):
-        return value.model_dump()
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-class LegHit(_Record):
-    """Where one leg (BM25 or semantic) ranked a paragraph: 1-based rank and raw score."""
-
-    rank: Rank
-    score: float
-
-
-class MoreHit(_Record):
-    """Another paragraph of a grouped hit's article among the results."""
-
-    id: str = Field(description='"<article_id>:<n>"')
-    text: str = Field(description="the whole paragraph, plain text")
-    snippet: str = Field(description="HTML-escaped text; the only markup is <mark> around matches")
-    score: float = Field(description="fused score")
-
-
-class Hit(_Record):
-    """One search result: a paragraph, its article, its fused and per-leg standing."""
-
-    OPTIONAL = frozenset({"rubric", "outlet", "more"})
-
-    rank: Rank = Field(description="1-based, over the whole result list (offset included)")
-    id: str = Field(description='"<article_id>:<n>", n from 0')
-    article_id: str
-    title: str
-    date: NullableDate
-    url: str | None
-    text: str = Field(description="the whole paragraph, plain text")
-    snippet: str = Field(description="HTML-escaped text; the only markup is <mark> around matches")
-    score: float = Field(description="fused score (the single leg's in bm25/semantic mode)")
-    bm25: LegHit | None
-    semantic: LegHit | None
-    rubric: str | None = Field(None, description="the article's rubric (absent when it has none)")
-    outlet: str | None = Field(
-        None, description="who published the article (absent when the corpus does not say)"
-    )
-    more: list[MoreHit] | None = Field(
-        None,
-        description="group=article only (absent otherwise): the article's other paragraphs "
-        "among the results, best first",
-    )
-
-
-class SearchResult(_Record):
-    """One page of results and how it was produced (the body of GET /api/search)."""
-
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    mode: Mode
-    fusion: Fusion
-    alpha: float | None = Field(
-        ge=0, le=1, description="semantic weight in convex fusion; null otherwise"
-    )
-    k: int = Field(ge=1, le=MAX_K)
-    offset: int = Field(ge=0, le=MAX_OFFSET)
-    total: int = Field(ge=0, description="candidates found by the legs after fusion and filters")
-    took_ms: float = Field(ge=0)
-    results: list[Hit] = Field(max_length=MAX_K)
-
-
-class ArticleMeta(_Record):
-    """An article without its body (the body is exactly its paragraphs)."""
-
-    id: str
-    title: str
-    date: NullableDate
-    url: str | None
-    rubric: str | None
-    source: str = Field(description="file it came from, in the corpus")
-    outlet: str | None = Field(
-        None, description="who published it (absent when the corpus does not say)"
-    )
-
-    OPTIONAL = frozenset({"outlet"})
-
-
-class ArticleParagraph(_Record):
-    """One paragraph of an article, in order."""
-
-    id: str
-    n: int = Field(ge=0)
-    text: str
-
-
-class ArticleWithParagraphs(_Record):
-    """An article and its paragraphs (the body of GET /api/articles/<id>)."""
-
-    article: ArticleMeta
-    paragraphs: list[ArticleParagraph]
-
-
-class ModelInfo(BaseModel):
-    """A dense model an index was built with."""
-
-    name: str
-    fingerprint: str
-    dtype: Literal["float32", "bfloat16"] | None = None
-    dimension: int = Field(ge=1)
-
-
-class Stats(_Record):
-    """What the current index holds and how it was built (the body of GET /api/stats)."""
-
-    articles: int = Field(ge=0)
-    paragraphs: int = Field(ge=0)
-    model: ModelInfo
-    cross_model: ModelInfo | None = Field(
-        description="the cross-lingual dense model; null when the index has none"
-    )
-    built_at: str = Field(json_schema_extra={"format": "date-time"})
-    generation: str
-    vectors: Literal["flat", "hnsw"]
-    source: str = Field(description="folder the index was built from")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain-JSON form; a model record leaves out what the index did not record."""
-        return self.model_dump(exclude_none=False) | {
-            "model": self.model.model_dump(exclude_none=True),
-            "cross_model": self.cross_model and self.cross_model.model_dump(exclude_none=True),
-        }
-
-
-def query_options(model: type[BaseModel] = SearchRequest) -> Mapping[str, FieldInfo]:
-    """Every parameter but the query itself, in declaration order (for the CLI)."""
-    return {name: field for name, field in model.model_fields.items() if name != "q"}
+__all__ = [
+    "BLANK",
+    "DATE_POOL",
+    "MAX_FILTER_CHARS",
+    "MAX_K",
+    "MAX_OFFSET",
+    "MAX_QUERY_CHARS",
+    "MODES",
+    "ArticleMeta",
+    "ArticleParagraph",
+    "ArticleWithParagraphs",
+    "Fusion",
+    "Group",
+    "Hit",
+    "InvalidParameter",
+    "LegHit",
+    "Mode",
+    "ModelInfo",
+    "MoreHit",
+    "NullableDate",
+    "Rank",
+    "SearchRequest",
+    "SearchResult",
+    "Sort",
+    "Stats",
+    "base_type",
+    "bounds",
+    "choices",
+    "parse_value",
+    "problem",
+    "query_options",
+    "trim_query",
+]

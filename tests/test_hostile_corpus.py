@@ -65,7 +65,7 @@ def test_an_inline_image_is_dropped_and_no_model_input_is_unbounded(tmp_path: Pa
 
 
 def test_an_image_does_not_push_the_text_after_it_over_the_limit(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("indexer.corpus.MAX_ARTICLE_CHARS", 2_000)
+    monkeypatch.setattr("indexer.article.MAX_ARTICLE_CHARS", 2_000)
     _write(tmp_path, "a.md", f"{RU}\n![](data:image/png;base64,{'A' * 50_000})\n\nКонец заметки.")
     [article] = (report := read_corpus(tmp_path)).articles
     assert article.body.endswith("Конец заметки.")
@@ -82,7 +82,7 @@ def test_a_file_of_one_token_is_skipped_saying_why(tmp_path: Path) -> None:
 
 
 def test_an_article_over_the_limit_is_cut_at_a_line_and_reported(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("indexer.corpus.MAX_ARTICLE_CHARS", 2_000)
+    monkeypatch.setattr("indexer.article.MAX_ARTICLE_CHARS", 2_000)
     monkeypatch.setattr("indexer.corpus.MAX_FILE_BYTES", 8_000)
     source = tmp_path / "src"
     _write(source, "big.txt", RU * 200)  # about 30 KB
@@ -93,7 +93,7 @@ def test_an_article_over_the_limit_is_cut_at_a_line_and_reported(tmp_path, monke
 
 
 def test_a_big_file_is_read_only_up_to_the_cap(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("indexer.corpus.MAX_ARTICLE_CHARS", 1_000)
+    monkeypatch.setattr("indexer.article.MAX_ARTICLE_CHARS", 1_000)
     monkeypatch.setattr("indexer.corpus.MAX_FILE_BYTES", 4_000)
     path = _write(tmp_path, "big.txt", RU * 10_000)  # 2.6 MB
     read: list[int] = []
@@ -110,7 +110,7 @@ def test_a_big_file_is_read_only_up_to_the_cap(tmp_path, monkeypatch) -> None:
 
 
 def test_a_long_text_read_whole_says_how_long_it_was(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("indexer.corpus.MAX_ARTICLE_CHARS", 2_000)
+    monkeypatch.setattr("indexer.article.MAX_ARTICLE_CHARS", 2_000)
     _write(tmp_path, "a.jsonl", json.dumps({"id": "a", "text": RU * 100}, ensure_ascii=False))
     report = read_corpus(tmp_path)
     assert f"of {len(RU) * 100:,} characters indexed" in _notes(report)["a.jsonl"]
@@ -119,7 +119,7 @@ def test_a_long_text_read_whole_says_how_long_it_was(tmp_path, monkeypatch) -> N
 def test_a_jsonl_line_over_the_limit_is_skipped_unread_and_the_rest_read(
     tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr("indexer.corpus.MAX_LINE_BYTES", 1_000)
+    monkeypatch.setattr("indexer.jsonl.MAX_LINE_BYTES", 1_000)
     lines = ['{"id": "a", "text": "' + "слово " * 1_000 + '"}', '{"id": "b", "text": "Да."}']
     _write(tmp_path, "feed.jsonl", "\n".join(lines))
     report = read_corpus(tmp_path)
