@@ -144,7 +144,8 @@ def search(
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    found = f"{result.total} found for {result.query!r} ({result.mode})"
+    plus = "+" if result.total_relation == "gte" else ""
+    found = f"{result.total}{plus} found for {result.query!r} ({result.mode})"
     click.echo(f"{found} in {result.took_ms} ms")
     for hit in result.results:
         click.echo(format_hit(hit))

@@ -110,11 +110,11 @@ class LexicalIndex:
             mask[allowed] = True
             scores = np.where(mask, scores, 0)
         positive = np.flatnonzero(scores > 0)
-        if positive.size > k:
-            top = np.argpartition(-scores[positive], k - 1)[:k]
-            positive = positive[top]
-        # Ties are broken by document order, so results are deterministic.
-        order = np.lexsort((positive, -scores[positive]))
+        if positive.size > k:  # every doc scoring at least the k-th, so that ties at the cut
+            kth = np.partition(scores[positive], positive.size - k)[positive.size - k]
+            positive = positive[scores[positive] >= kth]  # are settled below, not by chance
+        # Ties are broken by document order, so the first k are the same at any depth.
+        order = np.lexsort((positive, -scores[positive]))[:k]
         return [(int(positive[i]), float(scores[positive[i]])) for i in order]
 
     def coverage(self, terms: Sequence[str], docs: Sequence[int]) -> np.ndarray:

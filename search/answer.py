@@ -99,7 +99,14 @@ class SearchResult(_Record):
     )
     k: int = Field(ge=1, le=MAX_K)
     offset: int = Field(ge=0, le=MAX_OFFSET)
-    total: int = Field(ge=0, description="candidates found by the legs after fusion and filters")
+    total: int = Field(
+        ge=0,
+        description="results (paragraphs, or articles when grouped), the same on every page: "
+        "those among each leg's first 100 hits, or the whole date-sorted pool",
+    )
+    total_relation: Literal["eq", "gte"] = Field(
+        description="eq: total is exact; gte: a leg had more hits, total is a lower bound"
+    )
     took_ms: float = Field(ge=0)
     results: list[Hit] = Field(max_length=MAX_K)
 

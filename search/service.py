@@ -133,6 +133,7 @@ class Searcher:
             ranked, more = _by_article(index, ranked)
         if request.sort == "date":
             ranked = _newest_first(index, ranked[:DATE_POOL])
+        total, relation = _total(index, request, lexical, semantic, ranked)
         page = ranked[request.offset : request.offset + request.k]
         hits = _hits(index, request.q, page, request.offset, lexical, semantic)
         if more is not None:
@@ -144,7 +145,8 @@ class Searcher:
             alpha=alpha,
             k=request.k,
             offset=request.offset,
-            total=len(ranked),
+            total=total,
+            total_relation=relation,
             took_ms=round((time.perf_counter() - started) * 1000, 1),
             results=hits,
         )
@@ -294,6 +296,28 @@ def _depth(request: SearchRequest) -> int:
     page's end; the whole date pool for sort=date, so that every page sorts the same pool)."""
     end = DATE_POOL if request.sort == "date" else request.offset + request.k
     return max(MIN_DEPTH, 10 * end)
+
+
+def _total(
+    index: LoadedIndex, request: SearchRequest, lexical: Ranking, semantic: Ranking, listed: Ranking
+) -> tuple[int, str]:
+    """How many results the search has, the same on every page, and whether that is exact
+    ("eq") or a lower bound ("gte").
+
+    A deeper page fetches more from each leg, so counting what was fetched would grow page
+    by page. The count is of what every page fetches: each leg's first MIN_DEPTH hits
+    (paragraphs, or their articles when grouped); a leg that had that many may hold more,
+    and the count is then a lower bound. Sorted by date, the results are a fixed pool (the
+    first DATE_POOL by relevance, fetched alike on every page) and are counted exactly.
+    """
+    if request.sort == "date":
+        return len(listed), "eq"
+    counted = {doc for leg in (lexical, semantic) for doc, _ in leg[:MIN_DEPTH]}
+    more = any(len(leg) >= MIN_DEPTH for leg in (lexical, semantic))  # a leg cut short
+    if request.group == "article":
+        paragraphs = index.store.paragraphs(sorted(counted))
+        counted = {paragraphs[doc].article_id for doc in counted}
+    return len(counted), "gte" if more else "eq"
 
 
 def _newest_first(index: LoadedIndex, ranked: Ranking) -> Ranking:

@@ -109,6 +109,7 @@ def test_search_prints_readable_hits_and_the_api_json(run):
         "k",
         "offset",
         "total",
+        "total_relation",
         "took_ms",
         "results",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -260,3 +261,36 @@ def test_a_query_naming_an_article_title_finds_its_paragraphs(tmp_path):
         .article_id
         != "fog"
     )
+
+
+def test_the_count_is_the_same_on_every_page(tmp_path):
+    """total reads each leg's first MIN_DEPTH hits, which every page fetches; a leg with
+    that many may hold more, so the count is then a lower bound ("gte")."""
+    words = ["порт", "груз", "Перу", "Баку", "студенты", "посольство", "торговля", "флот"]
+    lines = [
+        json.dumps({"id": f"a{a}", "title": f"статья {a}", "text": "\n\n".join(
+            " ".join(words[(a + i + j) % len(words)] for j in range(5)) + "."
+            for i in range(3))}, ensure_ascii=False)
+        for a in range(120)
+    ]  # fmt: skip
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    encoder = FakeEncoder()
+    reindex(tmp_path / "corpus", tmp_path / "index", encoder, tmp_path / "cache")
+    searcher = Searcher(tmp_path / "index", encoder)
+    for mode in ("hybrid", "bm25", "semantic"):
+        pages = [searcher.search(SearchRequest(q="порт груз", mode=mode, offset=o)) for o in
+                 (0, 100, 300)]  # fmt: skip
+        assert len({(p.total, p.total_relation) for p in pages}) == 1, mode
+        assert pages[0].total_relation == "gte" and pages[0].total >= 100
+    common = searcher.search(SearchRequest(q="порт", mode="bm25"))
+    assert (common.total, common.total_relation) == (100, "gte")  # in 225 paragraphs
+    grouped = searcher.search(SearchRequest(q="порт", group="article", offset=50))
+    assert grouped.total == searcher.search(SearchRequest(q="порт", group="article")).total
+    assert grouped.total <= 120
+
+
+def test_a_small_result_is_counted_exactly(searcher):
+    result = searcher.search(SearchRequest(q="Чанкай", mode="bm25"))
+    assert (result.total, result.total_relation) == (1, "eq")
+    assert searcher.search(SearchRequest(q="порт", mode="semantic")).total_relation == "eq"

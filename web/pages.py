@@ -208,7 +208,10 @@ def _paragraph_link(article_id: str, paragraph_id: str, query: str, mode: str) -
 def _pager(result: SearchResult, query: str, mode: str, page: int) -> dict[str, Any]:
     """The 'results 11–20 of N' numbers and the previous/next links (None at the ends)."""
     first, last = result.offset + 1, result.offset + len(result.results)
-    has_next = last < result.total and page < LAST_PAGE
+    more = result.total_relation == "gte"  # a lower bound: results may go on past it
+    has_next = page < LAST_PAGE and (
+        last < result.total or (more and last == result.offset + PAGE_SIZE)
+    )
 
     def link(number: int) -> str:
         at = number if number > 1 else None
@@ -217,7 +220,7 @@ def _pager(result: SearchResult, query: str, mode: str, page: int) -> dict[str, 
     return {
         "first": first,
         "last": last,
-        "total": result.total,
+        "total": f"{result.total}+" if more else str(result.total),
         "prev": link(page - 1) if page > 1 else None,
         "next": link(page + 1) if has_next else None,
         "first_page": link(1),
