@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval.build_gimp import write_jsonl
 from index.text import STOPWORDS, normalize
 from indexer.corpus import read_file
 from indexer.split import split_article
@@ -333,19 +334,6 @@ def build_queries(stories: Sequence[Story], paragraphs: dict[str, list[str]]) ->
         where = locate(story.ru, paragraphs.get(story.id, []))
         queries += story_queries(story, where, df)
     return deduplicate(queries)
-
-
-# --- writing ----------------------------------------------------------------------------
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> None:
-    """UTF-8 JSONL, one object a line, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def counts(paragraphs: dict[str, list[str]], queries: list[dict]) -> dict[str, object]:
