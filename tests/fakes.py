@@ -69,3 +69,13 @@ def manifest_of(model: ModelRecord, cross_model: ModelRecord | None = None) -> M
         cross_model=cross_model,
         format_version=FORMAT_VERSION,
     )
+
+
+def fake_cli_context(settings: object) -> dict[str, object]:
+    """The click context object that runs `manage.py` commands on `settings` with fake
+    encoders (a FakeEncoder for the model, no cross-lingual model)."""
+    return {
+        "settings": settings,
+        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
+        "load_cross_encoder": lambda name: None,
+    }

@@ -16,7 +16,7 @@ from manage import cli
 from search.contract import InvalidParameter, SearchRequest
 from tests.conftest import SEEDS
 from tests.corpora import build_searcher
-from tests.fakes import FakeEncoder
+from tests.fakes import fake_cli_context
 from web import create_app
 from web.openapi import search_parameters
 
@@ -54,11 +54,7 @@ def test_a_bad_value_is_refused_alike_by_the_api_and_the_request(values, param, 
 @pytest.mark.parametrize(("values", "param", "message"), BAD)
 def test_a_bad_value_is_refused_alike_by_the_cli(values, param, message, tmp_path: Path):
     settings = Settings(index_dir=tmp_path / "index", source_dir=SEEDS, cache_dir=tmp_path / "c")
-    obj = {
-        "settings": settings,
-        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
-        "load_cross_encoder": lambda name: None,
-    }
+    obj = fake_cli_context(settings)
     args = [f"--{name.replace('_', '-')}={value}" for name, value in values.items()]
     result = CliRunner().invoke(cli, ["search", "порт", *args], obj=obj)
     assert result.exit_code == 1
@@ -82,11 +78,7 @@ def test_the_request_trims_the_query_after_checking_its_length() -> None:
 
 def test_cli_options_reach_the_search(tmp_path: Path) -> None:
     settings = Settings(index_dir=tmp_path / "index", source_dir=SEEDS, cache_dir=tmp_path / "c")
-    obj = {
-        "settings": settings,
-        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
-        "load_cross_encoder": lambda name: None,
-    }
+    obj = fake_cli_context(settings)
     assert CliRunner().invoke(cli, ["reindex"], obj=obj).exit_code == 0
     grouped = CliRunner().invoke(
         cli, ["search", "Перу", "--json", "--group", "article", "--k", "100"], obj=obj

@@ -15,7 +15,7 @@ from core.config import Settings
 from manage import cli
 from search.contract import DATE_POOL
 from tests.corpora import build_searcher
-from tests.fakes import FakeEncoder
+from tests.fakes import fake_cli_context
 from tests.news import write_news_corpus
 from tests.test_pages import Elements, link_parts, page
 from web import create_app
@@ -126,11 +126,7 @@ def test_the_api_refuses_a_bad_date_and_sort(client) -> None:
 
 def test_the_cli_sorts_by_date(corpus: Path, tmp_path: Path) -> None:
     settings = Settings(index_dir=tmp_path / "index", source_dir=corpus, cache_dir=tmp_path / "c")
-    obj = {
-        "settings": settings,
-        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
-        "load_cross_encoder": lambda name: None,
-    }
+    obj = fake_cli_context(settings)
     assert CliRunner().invoke(cli, ["reindex"], obj=obj).exit_code == 0
     args = ["search", "порт", "--mode", "bm25", "--sort", "date", "--group", "article", "--json"]
     found = CliRunner().invoke(cli, args, obj=obj)
@@ -202,11 +198,7 @@ def test_the_page_lists_paragraphs_with_group_none(client) -> None:
 
 def test_the_cli_says_how_many_more(corpus: Path, tmp_path: Path) -> None:
     settings = Settings(index_dir=tmp_path / "index", source_dir=corpus, cache_dir=tmp_path / "c")
-    obj = {
-        "settings": settings,
-        "load_encoder": lambda name, cache, dtype: FakeEncoder(name=name),
-        "load_cross_encoder": lambda name: None,
-    }
+    obj = fake_cli_context(settings)
     assert CliRunner().invoke(cli, ["reindex"], obj=obj).exit_code == 0
     found = CliRunner().invoke(
         cli, ["search", "порт", "--mode", "bm25", "--group", "article"], obj=obj
