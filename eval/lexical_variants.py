@@ -20,6 +20,7 @@ from pathlib import Path
 import pymorphy3
 import Stemmer
 
+import index.lexical as lexical_module
 import index.text as text
 import search.service
 import search.snippets
@@ -124,7 +125,7 @@ def main() -> None:
         index.lexical = LexicalIndex.build(terms)
         use(analyze)
         for sounds in args.sounds.split(","):
-            index.lexical.MIN_SOUNDS = MIN_SOUNDS if sounds == "on" else 1000
+            lexical_module.MIN_SOUNDS = MIN_SOUNDS if sounds == "on" else 1000
             for config in [c for c in CONFIGS if c.name in args.configs.split(",")]:
                 cells = [_mrr(searcher, [q for q in queries if q.kind == k], config) for k in kinds]
                 row = f"| {name} | {speed:,.0f} | {sounds} | {config.name} | "
