@@ -36,11 +36,15 @@ from search.fusion import (
     FUSIONS,
     TRUSTED_ALPHA,
 )
+from search.syntax import BLANK, parse
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
 MAX_FILTER_CHARS = 200  # an outlet or rubric name
+ONLY_OPERATORS = (
+    'q has nothing to search for: only operators (-word, OR, ""); add a word that is not excluded'
+)
 # sort=date orders the first DATE_POOL results of the relevance ranking (the relevance floor):
 # deeper results are too loosely related to the query to be worth listing by date.
 DATE_POOL = 200
@@ -50,16 +54,6 @@ Fusion = Literal[FUSIONS]  # type: ignore[valid-type]
 Group = Literal["none", "article"]
 Sort = Literal["relevance", "date"]
 MODES: tuple[str, ...] = get_args(Mode)
-
-# The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
-# which is what the OpenAPI pattern "\S" for `q` means. Python's str.strip() also drops the
-# control characters U+001C-U+001F and U+0085 (a schema-valid "\x1e" query became empty) and
-# keeps U+FEFF (a schema-invalid one was searched).
-BLANK = (
-    "\t\n\v\f\r \u00a0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 
 # Query-string syntax, ASCII only: int() and \d would also take other scripts' digits.
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
@@ -86,7 +80,11 @@ class SearchRequest(BaseModel):
 
     q: str = Field(
         max_length=MAX_QUERY_CHARS,
-        description="the question, in any language; not only whitespace",
+        description="the question, in any language; not only whitespace. Syntax: "
+        '"a phrase" (its words side by side, in order; an unclosed quote runs to the end), '
+        "-word (no result holds it), a OR b (either; upper-case OR). Words alone rank as "
+        "always: nothing is required. A query with no word outside its operators "
+        '(-foo, OR, "") is refused',
         json_schema_extra={"minLength": 1, "pattern": r"\S"},
     )
     k: int = Field(10, ge=1, le=MAX_K, description="page size")
@@ -143,6 +141,8 @@ class SearchRequest(BaseModel):
             raise ValueError("q must not be empty")
         if _has_surrogate(value):
             raise ValueError("q must be valid Unicode text (it holds a lone surrogate)")
+        if parse(value).empty:
+            raise ValueError(ONLY_OPERATORS)
         return value
 
     @model_validator(mode="after")

@@ -19,7 +19,6 @@ from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from index.format import LoadedIndex, current_build, load_build
 from index.manifest import Expected
-from index.text import analyze
 from search import fusion as fuse
 from search.contract import (
     DATE_POOL,
@@ -34,7 +33,9 @@ from search.contract import (
     SearchResult,
     Stats,
 )
+from search.phrases import required_rows, without_excluded
 from search.snippets import snippet
+from search.syntax import ParsedQuery, parse
 
 if TYPE_CHECKING:
     from encoders.encoder import Encoder
@@ -121,13 +122,15 @@ class Searcher:
         """One page of results for `request` (the API contract: search/contract.py)."""
         started = time.perf_counter()
         index = self.current()
-        allowed = _allowed(index, request)
+        parsed = parse(request.q)  # phrases, exclusions, OR: search/syntax.py
+        allowed = required_rows(index, parsed, _allowed(index, request))
         depth = _depth(request)
-        terms = analyze(request.q)
+        terms, text = parsed.terms, parsed.text
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
-        semantic = self._semantic(index, request.q, depth, allowed) if mode != "bm25" else []
-        ranked, alpha = _fused(index, terms, request, lexical, semantic)
+        semantic = self._semantic(index, text, depth, allowed) if mode != "bm25" else []
+        lexical, semantic = (without_excluded(index, parsed, leg) for leg in (lexical, semantic))
+        ranked, alpha = _fused(index, parsed, request, lexical, semantic)
         more = None
         if request.group == "article":
             ranked, more = _by_article(index, ranked)
@@ -135,9 +138,9 @@ class Searcher:
             ranked = _newest_first(index, ranked[:DATE_POOL])
         total, relation = _total(index, request, lexical, semantic, ranked)
         page = ranked[request.offset : request.offset + request.k]
-        hits = _hits(index, request.q, page, request.offset, lexical, semantic)
+        hits = _hits(index, text, page, request.offset, lexical, semantic)
         if more is not None:
-            hits = _with_more(index, request.q, hits, page, more)
+            hits = _with_more(index, text, hits, page, more)
         return SearchResult(
             query=request.q,
             mode=mode,
@@ -224,7 +227,7 @@ class Searcher:
 
 def _fused(
     index: LoadedIndex,
-    terms: list[str],
+    parsed: ParsedQuery,
     request: SearchRequest,
     lexical: Ranking,
     semantic: Ranking,
@@ -239,20 +242,22 @@ def _fused(
     if fusion == "convex":
         return fuse.convex(lexical, semantic, alpha or 0.0), alpha
     if fusion == "coverage":
-        coverage = _coverage(index, terms, lexical)
+        coverage = _coverage(index, parsed.alternatives, lexical)
         if request.alpha is None:  # the default weight follows the query's own evidence
-            same_script = index.in_main_script(request.q)
+            same_script = index.in_main_script(parsed.text)
             alpha = fuse.coverage_alpha(lexical, coverage, same_script)
         weights = {doc: c**COVERAGE_POWER for doc, c in coverage.items()}
         return fuse.convex(lexical, semantic, alpha or 0.0, weights), alpha
     if fusion == "coverage-rrf":
-        weights = {doc: c**COVERAGE_POWER for doc, c in _coverage(index, terms, lexical).items()}
+        coverage = _coverage(index, parsed.alternatives, lexical)
+        weights = {doc: c**COVERAGE_POWER for doc, c in coverage.items()}
         return fuse.rrf([lexical, semantic], weights=[weights, None]), None
     return fuse.rrf([lexical, semantic]), None
 
 
-def _coverage(index: LoadedIndex, terms: list[str], lexical: Ranking) -> dict[int, float]:
-    """Each BM25 hit's share of the query's IDF mass (0..1).
+def _coverage(index: LoadedIndex, terms: list[list[str]], lexical: Ranking) -> dict[int, float]:
+    """Each BM25 hit's share of the query's IDF mass (0..1); `terms` are the query's groups
+    (a term each, or the alternatives of `a OR b`: ParsedQuery.alternatives).
 
     Raised to COVERAGE_POWER it weighs the hit: an English query over Russian text, or a
     paraphrase, often matches a paragraph on one incidental word (a number, a Latin name);
