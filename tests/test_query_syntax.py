@@ -171,3 +171,8 @@ def test_the_cli_searches_with_the_syntax_and_prints_the_refusal(corpus, tmp_pat
     assert found and not any("перу" in analyze(hit["text"]) for hit in found)
     refused = CliRunner().invoke(cli, ["search", "--", "-Перу"], obj=obj)  # "--": not an option
     assert refused.exit_code != 0 and ONLY_OPERATORS in refused.output
+
+
+def test_the_article_page_marks_the_words_not_the_excluded_ones(client) -> None:
+    html, _ = page(client, "/articles/ifx-port?q=%22порт+Чанкай%22+-Министры&hl=0")
+    assert "<mark>Чанкай</mark>" in html and "<mark>Министры</mark>" not in html
