@@ -64,7 +64,7 @@ class MoreHit(_Record):
 class Hit(_Record):
     """One search result: a paragraph, its article, its fused and per-leg standing."""
 
-    OPTIONAL = frozenset({"rubric", "outlet", "more"})
+    OPTIONAL = frozenset({"rubric", "outlet", "more", "sentence"})
 
     rank: Rank = Field(description="1-based, over the whole result list (offset included)")
     id: str = Field(description='"<article_id>:<n>", n from 0')
@@ -85,6 +85,12 @@ class Hit(_Record):
         None,
         description="group=article only (absent otherwise): the article's other paragraphs "
         "among the results, best first",
+    )
+    sentence: str | None = Field(
+        None,
+        description="a paragraph in another script than the query (an English query, a "
+        "Russian paragraph) and of two sentences or more: its sentence nearest the query in "
+        "meaning, the one the snippet marks instead of words (absent otherwise)",
     )
 
 

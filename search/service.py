@@ -34,7 +34,8 @@ from search.contract import (
     Stats,
 )
 from search.phrases import required_rows, without_excluded
-from search.snippets import snippet
+from search.sentences import across_scripts, nearest_sentences
+from search.snippets import sentence_snippet, snippet
 from search.syntax import ParsedQuery, parse
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ class Searcher:
         hits = _hits(index, text, page, request.offset, lexical, semantic)
         if more is not None:
             hits = _with_more(index, text, hits, page, more)
+        hits = self._sentences_marked(index, text, hits)
         return SearchResult(
             query=request.q,
             mode=mode,
@@ -195,6 +197,25 @@ class Searcher:
             fuse.DenseLeg(ranking, share, titles.similarities(tops, vector) if titles else {})
             for (vector, ranking), share, (_, _, titles) in zip(found, shares, models, strict=True)
         ]
+
+    def _sentences_marked(self, index: LoadedIndex, query: str, hits: list[Hit]) -> list[Hit]:
+        """`hits`, those in another script than `query` with the sentence nearest it marked
+        (search/sentences.py), by the cross-lingual model when the index has one."""
+        across = [i for i, hit in enumerate(hits) if across_scripts(query, hit.text)]
+        if not across:
+            return hits
+        encoder = self.cross if index.cross is not None and self.cross else self.encoder
+        spans = nearest_sentences(encoder, query, [hits[i].text for i in across])
+        marked = list(hits)
+        for i, span in zip(across, spans, strict=True):
+            if span is not None:
+                hit = hits[i]
+                update = {
+                    "snippet": sentence_snippet(hit.text, span),
+                    "sentence": hit.text[slice(*span)],
+                }
+                marked[i] = hit.model_copy(update=update)
+        return marked
 
     def article(self, article_id: str) -> ArticleWithParagraphs | None:
         """An article and its paragraphs, or None for an unknown id."""
