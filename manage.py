@@ -76,6 +76,11 @@ def _dtype(settings: Settings) -> str:
     is_flag=True,
     help="Also read links to files and folders outside the source folder (default: skipped).",
 )
+@click.option(
+    "--no-reprints",
+    is_flag=True,
+    help="Do not group reprints of one story (default: grouped, unless $POISK_REPRINTS=off).",
+)
 @click.pass_context
 @one_line_errors
 def reindex(
@@ -86,6 +91,7 @@ def reindex(
     full: bool,
     if_stale: bool,
     follow_symlinks: bool,
+    no_reprints: bool,
 ) -> None:
     """Build the index from a folder of articles and swap it in atomically."""
     from indexer import preflight
@@ -110,6 +116,7 @@ def reindex(
     report = build(
         source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
         cross_encoder=cross, follow_symlinks=follow_symlinks,
+        reprints=settings.reprints and not no_reprints,
     )  # fmt: skip
     print_report(report, source, index_dir)
 

@@ -10,6 +10,7 @@
 | POISK_DTYPE       | auto         | auto, float32 or bfloat16: the precision the model    |
 |                   |              | runs in (auto: bfloat16 where the CPU computes it)    |
 | POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense model, or none |
+| POISK_REPRINTS    | on           | off: `reindex` does not group reprints of one story   |
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Settings:
     cache_dir: Path = Path("var/cache")
     dtype: str = "auto"
     cross_model: str = CROSS_MODEL_NAME
+    reprints: bool = True  # reindex finds reprints of one story (indexer/reprints.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,4 +50,5 @@ class Settings:
             cache_dir=Path(env.get("POISK_CACHE", base.cache_dir)),
             dtype=env.get("POISK_DTYPE", base.dtype) or base.dtype,
             cross_model=env.get("POISK_CROSS_MODEL", base.cross_model) or base.cross_model,
+            reprints=env.get("POISK_REPRINTS", "on").strip().lower() not in ("off", "0", "no"),
         )

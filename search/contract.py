@@ -11,6 +11,7 @@ search/answer.py; every front end imports both from here.
 """
 
 from search.answer import (
+    AlsoIn,
     ArticleMeta,
     ArticleParagraph,
     ArticleWithParagraphs,
@@ -54,6 +55,7 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_QUERY_CHARS",
     "MODES",
+    "AlsoIn",
     "ArticleMeta",
     "ArticleParagraph",
     "ArticleWithParagraphs",

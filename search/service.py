@@ -20,6 +20,7 @@ from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from index.format import LoadedIndex, current_build, load_build
 from index.manifest import Expected
 from search import fusion as fuse
+from search import reprints
 from search.contract import (
     DATE_POOL,
     ArticleMeta,
@@ -132,9 +133,10 @@ class Searcher:
         semantic = self._semantic(index, text, depth, allowed) if mode != "bm25" else []
         lexical, semantic = (without_excluded(index, parsed, leg) for leg in (lexical, semantic))
         ranked, alpha = _fused(index, parsed, request, lexical, semantic)
-        more = None
+        more, also = None, {}
         if request.group == "article":
             ranked, more = _by_article(index, ranked)
+            ranked, more, also = reprints.collapse(index.store, ranked, more)
         if request.sort == "date":
             ranked = _newest_first(index, ranked[:DATE_POOL])
         total, relation = _total(index, request, lexical, semantic, ranked)
@@ -143,6 +145,7 @@ class Searcher:
         if more is not None:
             hits = _with_more(index, text, hits, page, more)
         hits = self._sentences_marked(index, text, hits)
+        hits = reprints.with_also_in(hits, page, also)
         return SearchResult(
             query=request.q,
             mode=mode,
@@ -342,7 +345,7 @@ def _total(
     more = any(len(leg) >= MIN_DEPTH for leg in (lexical, semantic))  # a leg cut short
     if request.group == "article":
         paragraphs = index.store.paragraphs(sorted(counted))
-        counted = {paragraphs[doc].article_id for doc in counted}
+        counted = reprints.article_key(index.store, {paragraphs[d].article_id for d in counted})
     return len(counted), "gte" if more else "eq"
 
 
