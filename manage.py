@@ -142,7 +142,11 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
 def search(
     ctx: click.Context, text: str, index_dir: Path | None, as_json: bool, **params: Any
 ) -> None:
-    """Search the index from the terminal."""
+    """Search the index from the terminal.
+
+    TEXT may use the query syntax: "a phrase", -word (put -- before a TEXT that starts
+    with -), a OR b (docs/news-search.md, "Query syntax").
+    """
     from search.contract import SearchRequest
 
     given = {name: value for name, value in params.items() if value is not None}

@@ -176,3 +176,11 @@ def test_the_cli_searches_with_the_syntax_and_prints_the_refusal(corpus, tmp_pat
 def test_the_article_page_marks_the_words_not_the_excluded_ones(client) -> None:
     html, _ = page(client, "/articles/ifx-port?q=%22порт+Чанкай%22+-Министры&hl=0")
     assert "<mark>Чанкай</mark>" in html and "<mark>Министры</mark>" not in html
+
+
+def test_a_phrase_checks_at_most_the_pool_of_its_best_candidates(client, monkeypatch) -> None:
+    from search import phrases
+
+    everything = texts(client, '"порт Чанкай"', mode="bm25")
+    monkeypatch.setattr(phrases, "PHRASE_POOL", 1)
+    assert texts(client, '"порт Чанкай"', mode="bm25") == everything[:1]
