@@ -270,8 +270,11 @@ class Store:
         return members
 
     def _has_column(self, column: str) -> bool:
-        """Whether the articles table has `column` (a store from before it was added lacks it)."""
-        return column in {row[1] for row in self._rows("PRAGMA table_info(articles)")}
+        """Whether the articles table has `column` (a store from before it was added lacks
+        it); the table's columns are read once."""
+        if not hasattr(self, "_article_table"):
+            self._article_table = {row[1] for row in self._rows("PRAGMA table_info(articles)")}
+        return column in self._article_table
 
     def article_paragraphs(self, article_id: str) -> list[Paragraph]:
         """An article's paragraphs in order."""
