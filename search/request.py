@@ -36,7 +36,7 @@ from search.fusion import (
     FUSIONS,
     TRUSTED_ALPHA,
 )
-from search.syntax import BLANK, parse
+from search.syntax import BLANK, ParsedQuery, parse
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -53,6 +53,7 @@ Mode = Literal["hybrid", "bm25", "semantic"]
 Fusion = Literal[FUSIONS]  # type: ignore[valid-type]
 Group = Literal["none", "article"]
 Sort = Literal["relevance", "date"]
+Syntax = Literal["on", "off"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 # Query-string syntax, ASCII only: int() and \d would also take other scripts' digits.
@@ -81,7 +82,7 @@ class SearchRequest(BaseModel):
     q: str = Field(
         max_length=MAX_QUERY_CHARS,
         description="the question, in any language; not only whitespace. Syntax: "
-        '"a phrase" (its words side by side, in order; an unclosed quote runs to the end), '
+        '"a phrase" (its words side by side, in order; a quote left open is ignored), '
         "-word (no result holds it), a OR b (either; upper-case OR). Words alone rank as "
         "always: nothing is required. A query with no word outside its operators "
         '(-foo, OR, "") is refused',
@@ -110,6 +111,11 @@ class SearchRequest(BaseModel):
         "(undated last, equal dates by relevance)",
     )
 
+    syntax: Syntax = Field(
+        "on",
+        description='off: q is plain words; quotes, a leading "-" and OR are text (for pasted '
+        "text that is not meant as query syntax)",
+    )
     source: str | None = Field(
         None,
         min_length=1,
@@ -141,8 +147,6 @@ class SearchRequest(BaseModel):
             raise ValueError("q must not be empty")
         if _has_surrogate(value):
             raise ValueError("q must be valid Unicode text (it holds a lone surrogate)")
-        if parse(value).empty:
-            raise ValueError(ONLY_OPERATORS)
         return value
 
     @model_validator(mode="after")
@@ -150,6 +154,18 @@ class SearchRequest(BaseModel):
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from must not be after date_to")
         return self
+
+    @model_validator(mode="after")
+    def _something_to_search(self) -> SearchRequest:
+        """A query that is only operators (`-foo`, `OR`, `""`) has nothing to search for."""
+        if self.parsed.empty:
+            raise ValueError(ONLY_OPERATORS)
+        return self
+
+    @property
+    def parsed(self) -> ParsedQuery:
+        """`q` read by the query syntax (search/syntax.py), or as plain words with syntax=off."""
+        return parse(self.q, operators=self.syntax == "on")
 
     def __init__(self, **values: Any) -> None:
         """Validate `values`; a bad one raises InvalidParameter naming it."""
@@ -249,7 +265,8 @@ def problem(name: str, field: FieldInfo) -> str:
 def _invalid(model: type[BaseModel], exc: ValidationError) -> InvalidParameter:
     """The first validation error as InvalidParameter, in the field's own words."""
     error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else "date_from"
+    # A model-level error (loc empty) names its parameter first: "date_from must not be ..."
+    name = str(error["loc"][0]) if error["loc"] else str(error["ctx"]["error"]).split()[0]
     if name == "q":
         if error["type"] == "missing":
             return InvalidParameter("q", "q is required")

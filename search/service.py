@@ -37,7 +37,7 @@ from search.contract import (
 from search.phrases import required_rows, without_excluded
 from search.sentences import across_scripts, nearest_sentences
 from search.snippets import sentence_snippet, snippet
-from search.syntax import ParsedQuery, parse
+from search.syntax import ParsedQuery
 
 if TYPE_CHECKING:
     from encoders.encoder import Encoder
@@ -59,11 +59,18 @@ class Searcher:
     has cross-lingual vectors, the cross-lingual encoder (`cross`) too.
 
     `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
-    which only evaluation uses to measure each model on its own.
+    which only evaluation uses to measure each model on its own. `sentences` marks the
+    sentence of a cross-script hit (search/sentences.py); evaluation, which reads no
+    snippet, turns it off.
     """
 
     def __init__(
-        self, index_dir: Path, encoder: Encoder, cross: Encoder | None = None, dense: str = "both"
+        self,
+        index_dir: Path,
+        encoder: Encoder,
+        cross: Encoder | None = None,
+        dense: str = "both",
+        sentences: bool = True,
     ) -> None:
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -71,6 +78,7 @@ class Searcher:
         self.encoder = encoder
         self.cross = cross
         self.dense = dense
+        self.sentences = sentences
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -124,7 +132,7 @@ class Searcher:
         """One page of results for `request` (the API contract: search/contract.py)."""
         started = time.perf_counter()
         index = self.current()
-        parsed = parse(request.q)  # phrases, exclusions, OR: search/syntax.py
+        parsed = request.parsed  # phrases, exclusions, OR: search/syntax.py
         allowed = required_rows(index, parsed, _allowed(index, request))
         depth = _depth(request)
         terms, text = parsed.terms, parsed.text
@@ -205,7 +213,7 @@ class Searcher:
         """`hits`, those in another script than `query` with the sentence nearest it marked
         (search/sentences.py), by the cross-lingual model when the index has one."""
         across = [i for i, hit in enumerate(hits) if across_scripts(query, hit.text)]
-        if not across:
+        if not across or not self.sentences:
             return hits
         encoder = self.cross if index.cross is not None and self.cross else self.encoder
         spans = nearest_sentences(encoder, query, [hits[i].text for i in across])

@@ -4,8 +4,9 @@ A query is read left to right into parts, each a word or a phrase:
 
 - `"порт Чанкай"`: a phrase. A paragraph must hold its words next to each other, in this
   order, as the lexical leg's analysis sees them (index/text.py: case, word forms and stop
-  words do not matter, so `"порт Чанкай"` finds "порта Чанкай"). A quote left open runs to
-  the end of the query. Typographic quotes (« » “ ” „) count as quotes too.
+  words do not matter, so `"порт Чанкай"` finds "порта Чанкай"). A quote left open is
+  ignored: its words are words (a pasted quotation often opens a quote it never closes).
+  Typographic quotes (« » “ ” „) count as quotes too.
 - `-word`: excluded. No result holds the word (by its analysed term), whichever leg found it.
   `-` works on a word, not on a phrase; a `-` alone, or inside a word ("COVID-19"), is text.
 - `a OR b`: either. OR (upper case only) joins the parts on each side into one group of
@@ -16,8 +17,11 @@ phrase by adjacency, a word by holding it). A group of plain words ranks as word
 (BM25 over all of them, nothing required), except that the alternatives of `a OR b` count as
 one in the coverage fusion's share of the query (search/fusion.py).
 
-Parsing needs no index: the request (search/request.py) parses `q` once to refuse a query
-that is only operators, and the Searcher parses it again to run it.
+A query with no operator is plain words, run exactly as before the syntax existed; so is any
+query sent with `syntax=off` (search/request.py), for text that is not meant as syntax: a
+pasted quotation, or the evaluation's questions (eval/harness.py). Parsing needs no index:
+the request parses `q` once to refuse a query that is only operators, and the Searcher
+parses it again to run it.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ BLANK = (
 )
 OR = "OR"
 QUOTES = '"«»“”„'
-# A phrase: a quote to the next quote or to the end; else a run of anything but space and
-# quotes (a word, with its leading '-' if it has one).
+# A phrase: a quote to the next quote; else a run of anything but space and quotes (a word,
+# with its leading '-' if it has one); else a quote left open (ignored: its words are words).
 _PART = re.compile(
-    rf"[{QUOTES}](?P<phrase>[^{QUOTES}]*)[{QUOTES}]?|(?P<word>[^{re.escape(BLANK)}{QUOTES}]+)"
+    rf"[{QUOTES}](?P<phrase>[^{QUOTES}]*)[{QUOTES}]"
+    rf"|(?P<word>[^{re.escape(BLANK)}{QUOTES}]+)"
+    rf"|[{QUOTES}]"
 )
 
 
@@ -108,18 +114,29 @@ class ParsedQuery:
         return not self.groups
 
 
-def parse(query: str) -> ParsedQuery:
-    """The parts, groups and exclusions of `query` (syntax: this module's docstring)."""
+def words(query: str) -> ParsedQuery:
+    """`query` as plain words, operators and all: one part, searched as queries always were."""
+    return ParsedQuery(((Part(query, False, tuple(analyze(query))),),), frozenset())
+
+
+def parse(query: str, operators: bool = True) -> ParsedQuery:
+    """The parts, groups and exclusions of `query` (syntax: this module's docstring); a query
+    that uses no operator, or any query when `operators` is off, is plain words (words())."""
     groups: list[list[Part]] = []
     excluded: set[str] = set()
     joined = False  # the last part read was OR: the next part joins the last group
-    for match in _PART.finditer(query):
+    used = False  # an operator was read
+    for match in _PART.finditer(query) if operators else ():
         word, phrase = match.group("word"), match.group("phrase")
+        if word is None and phrase is None:  # a quote left open: its words stay words
+            continue
+        used = used or phrase is not None or word == OR
         if word == OR:
             joined = bool(groups)
             continue
         if word is not None and word.startswith("-") and tokenize(word):
             excluded.update(analyze(word[1:]))
+            used = True
             continue
         text = phrase if phrase is not None else word
         part = Part(text.strip(BLANK), phrase is not None, tuple(analyze(text)))
@@ -130,6 +147,8 @@ def parse(query: str) -> ParsedQuery:
         else:
             groups.append([part])
         joined = False
+    if not used:
+        return words(query)
     return ParsedQuery(tuple(tuple(g) for g in groups), frozenset(excluded))
 
 

@@ -84,8 +84,8 @@ def only_operators(case: Any) -> bool:
     schema allows, refused with the documented 400 (search/syntax.py; a pattern cannot say
     "a word outside the operators")."""
     query = case.query or {}
-    q = query.get("q")
-    return isinstance(q, str) and bool(trim_query(q)) and parse(trim_query(q)).empty
+    q, plain = query.get("q"), query.get("syntax") == "off"
+    return isinstance(q, str) and bool(trim_query(q)) and not plain and parse(trim_query(q)).empty
 
 
 def _iso_date(value: object) -> date | None:

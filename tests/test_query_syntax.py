@@ -61,11 +61,22 @@ def test_the_parser_reads_phrases_exclusions_and_or() -> None:
 
 @pytest.mark.parametrize(
     ("query", "phrase"),
-    [('"порт Чанкай', "порт Чанкай"), ("«порт Чанкай»", "порт Чанкай"), ("“порт”", "порт")],
+    [("«порт Чанкай»", "порт Чанкай"), ("“порт”", "порт"), ('x "порт Чанкай" y', "порт Чанкай")],
 )
-def test_an_open_or_typographic_quote_is_a_phrase(query: str, phrase: str) -> None:
-    (part,) = parse(query).parts
-    assert part.phrase and part.text == phrase
+def test_typographic_quotes_make_a_phrase_too(query: str, phrase: str) -> None:
+    (part,) = [p for p in parse(query).parts if p.phrase]
+    assert part.text == phrase
+
+
+@pytest.mark.parametrize("query", ['"порт Чанкай', 'he said: "Hard-working people live here'])
+def test_a_quote_left_open_is_forgiven_as_plain_words(query: str) -> None:
+    parsed = parse(query)
+    assert not parsed.required and parsed.plain and parsed.text == query
+
+
+def test_a_query_without_operators_is_one_part_as_before() -> None:
+    parsed = parse("порт  Чанкай, Перу!")
+    assert parsed.text == "порт  Чанкай, Перу!" and parsed.terms == analyze("порт Чанкай Перу")
 
 
 def test_a_minus_inside_a_word_or_alone_is_text_and_lower_case_or_is_a_word() -> None:
@@ -124,6 +135,18 @@ def test_snippets_mark_the_words_not_the_operators(client) -> None:
     response = client.get("/api/search", query_string={"q": '"порт Чанкай" -Перу', "mode": "bm25"})
     snippet = response.json["results"][0]["snippet"]
     assert "<mark>" in snippet and response.json["query"] == '"порт Чанкай" -Перу'
+
+
+def test_syntax_off_reads_every_operator_as_text(client) -> None:
+    assert texts(client, '"Чанкай порт"', mode="bm25", syntax="off")
+    assert any("Перу" in t for t in texts(client, "порт -Перу", mode="bm25", syntax="off"))
+    assert texts(client, "-порт", mode="bm25", syntax="off")  # not refused: a word
+    answer = client.get("/api/search", query_string={"q": "порт", "syntax": "maybe"})
+    assert answer.json["error"] == {
+        "code": "bad_request",
+        "message": "syntax must be one of on, off",
+        "param": "syntax",
+    }
 
 
 @pytest.mark.parametrize("query", ["-порт", "OR", '""'])

@@ -143,3 +143,16 @@ def _stipends_text(searcher) -> str:
     """The stipends paragraph's text, from the searcher's store."""
     article_id, n = STIPENDS.rsplit(":", 1)
     return searcher.current().store.article_paragraphs(article_id)[int(n)].text
+
+
+def test_a_searcher_for_evaluation_marks_no_sentence(tmp_path) -> None:
+    from search.service import Searcher
+
+    corpus = write_news_corpus(tmp_path / "corpus")
+    lines = [json.dumps(article, ensure_ascii=False) for article in SENTENCES]
+    (corpus / "sentences.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    marking = build_searcher(tmp_path, corpus)
+    request = SearchRequest(q="the port of Chancay", mode="semantic", k=100)
+    assert any(h.sentence for h in marking.search(request).results)
+    plain = Searcher(marking.index_dir, marking.encoder, sentences=False)
+    assert not any(h.sentence for h in plain.search(request).results)
