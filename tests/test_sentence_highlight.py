@@ -120,6 +120,7 @@ def test_the_openapi_document_describes_the_sentence(client) -> None:
     assert "sentence" in hit and "another script" in str(hit["sentence"])
 
 
+@pytest.mark.model
 def test_stipends_for_nam_students_marks_the_sentence_about_stipends(real_searcher) -> None:
     request = SearchRequest(q="stipends for NAM students", mode="hybrid")
     started = time.perf_counter()
@@ -131,6 +132,7 @@ def test_stipends_for_nam_students_marks_the_sentence_about_stipends(real_search
     assert took < 5, took
 
 
+@pytest.mark.model
 def test_the_primary_model_marks_it_too(real_searcher) -> None:
     """Without a cross-lingual model the primary model picks the sentence: e5 is
     multilingual too."""
