@@ -76,11 +76,12 @@ def _load_cross(ctx: click.Context, settings: Settings) -> Any:
     return loader(settings.cross_model)
 
 
-def _dtype(settings: Settings) -> str:
-    """The dtype the model will run in here ("auto" resolved against this CPU)."""
-    from encoders.encoder import resolve_dtype  # "auto" asks torch about the CPU
+def _dtype(settings: Settings, model: str) -> str:
+    """What will compute `model`'s vectors here: the runtime and dtype settings resolved
+    against this CPU ("float32", "bfloat16", "onnx-fp32" or "onnx-int8", as manifests say)."""
+    from encoders.encoder import resolve_precision  # "auto" may ask torch about the CPU
 
-    return resolve_dtype(settings.dtype)
+    return resolve_precision(settings.runtime, settings.dtype, model)
 
 
 @cli.command()
@@ -127,7 +128,7 @@ def reindex(
     if (
         if_stale
         and not full
-        and is_current(index_dir, source, model, _dtype(settings), settings.cross_model)
+        and is_current(index_dir, source, model, _dtype(settings, model), settings.cross_model)
     ):
         click.echo(f"index at {index_dir} is up to date with {source}")
         return

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from core.config import Settings
 from core.errors import ModelError
 from encoders.batching import QueryBatcher
 from encoders.bundled import (
@@ -32,6 +33,9 @@ from encoders.bundled import (
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DTYPES = ("auto", "float32", "bfloat16")
+# What runs the model (POISK_RUNTIME). The ONNX ones run the bundled model only
+# (encoders/onnx_encoder.py); "auto" picks by the CPU, see resolve_precision.
+RUNTIMES = ("auto", "torch", "onnx-fp32", "onnx-int8")
 
 # torch.set_num_threads is process-wide: encodes (and the tokenizer, whose truncation settings
 # sentence-transformers changes while encoding) are serialised by this lock, so one caller's
@@ -49,7 +53,9 @@ class Encoder(Protocol):
 
     name: str  # model name as given by the user (recorded in the index manifest)
     fingerprint: str  # stable hash identifying the weights and dtype (recorded in the manifest)
-    dtype: str  # "float32" or "bfloat16": the precision the vectors were computed in
+    # what computed the vectors: torch in "float32" or "bfloat16", or ONNX Runtime in
+    # "onnx-fp32" or "onnx-int8" (recorded in the manifest; part of the fingerprint)
+    dtype: str
     dimension: int
     max_tokens: int  # passage tokens that fit one window (max length - prompt - specials)
 
@@ -164,10 +170,74 @@ def unit_rows(vectors: np.ndarray) -> None:
 
 
 def load_encoder(
-    name: str | None, cache_dir: Path, dtype: str = "auto"
-) -> SentenceTransformerEncoder:
-    """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir."""
+    name: str | None,
+    cache_dir: Path,
+    dtype: str = "auto",
+    runtime: str | None = None,
+) -> Encoder:
+    """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir.
+
+    ``runtime`` is a POISK_RUNTIME value; None reads it from the environment (core.config), so
+    callers that only pass a dtype (the Searcher, the CLI) get the configured runtime.
+    """
+    runtime = Settings.from_env().runtime if runtime is None else runtime
+    precision = resolve_precision(runtime, dtype, name)
+    if precision.startswith("onnx-"):
+        from encoders.onnx_encoder import load_onnx_encoder
+
+        return load_onnx_encoder(_bundled_folder(cache_dir), precision.removeprefix("onnx-"))
     return SentenceTransformerEncoder(name or DEFAULT_MODEL_NAME, cache_dir=cache_dir, dtype=dtype)
+
+
+def resolve_precision(runtime: str, dtype: str = "auto", model: str | None = None) -> str:
+    """What will compute the vectors here: "float32" or "bfloat16" (torch, as
+    :func:`resolve_dtype`), "onnx-fp32" or "onnx-int8". An unknown runtime, or an ONNX one
+    for another model than the bundled one, raises ModelLoadError.
+
+    "auto" is ONNX Runtime int8 for the bundled model where the CPU lacks native bfloat16
+    (measured 1.6-2x torch float32 on passages, several times on one query, MRR@10 within
+    0.01: docs/performance.md), and torch where it has it (bfloat16, 2.3x torch float32 there)
+    or where POISK_DTYPE names a torch dtype.
+    """
+    if runtime not in RUNTIMES:
+        raise ModelLoadError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    bundled = (model or DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
+    if runtime == "auto":
+        runtime = "onnx-int8" if bundled and dtype == "auto" and _onnx_preferred() else "torch"
+    if runtime == "torch":
+        return resolve_dtype(dtype)
+    if not bundled:
+        raise ModelLoadError(f"runtime {runtime} runs the bundled {DEFAULT_MODEL_NAME} only")
+    return runtime
+
+
+def _onnx_preferred() -> bool:
+    """ONNX Runtime is installed and the CPU has no native bfloat16 (read without torch)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False
+    return not ({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _bundled_folder(cache_dir: Path) -> Path:
+    """The converted bundled model folder; ModelLoadError (one line) when it cannot be made."""
+    try:
+        return ensure_bundled_model(Path(cache_dir))
+    except BundledModelError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def with_dtype(weights_fingerprint: str, dtype: str) -> str:
@@ -290,7 +360,12 @@ def _token_counter(tokenizer: Any) -> Callable[[str, bool], int]:
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        return lambda text, specials: len(backend.encode(text, add_special_tokens=specials).ids)
+        # A copy: transformers sets truncation on the backend while encoding, after which
+        # counting through it capped every text at the model's 512 tokens.
+        counter = type(backend).from_str(backend.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return lambda text, specials: len(counter.encode(text, add_special_tokens=specials).ids)
     return lambda text, specials: len(
         tokenizer(text, add_special_tokens=specials, verbose=False)["input_ids"]
     )

@@ -292,7 +292,9 @@ class ModelInfo(BaseModel):
 
     name: str
     fingerprint: str
-    dtype: Literal["float32", "bfloat16"] | None = None
+    dtype: Literal["float32", "bfloat16", "onnx-fp32", "onnx-int8"] | None = Field(
+        None, description="what computed the vectors: torch in float32 or bfloat16, or ONNX Runtime"
+    )
     dimension: int = Field(ge=1)
 
 
