@@ -19,13 +19,13 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import ModelError
-from encoders.batching import QueryBatcher
 from encoders.bundled import (
     DEFAULT_MODEL_NAME,
     BundledModelError,
     bundled_fingerprint,
     ensure_bundled_model,
 )
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 
 # With OpenMP's default active waiting, idle torch threads spin and fight other processes for
 # the CPU: one query took 0.5-1.7 s on 2 busy cores instead of 13-25 ms. libgomp reads this
@@ -93,6 +93,7 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
         batch_size: int = 32,
         dtype: str = "auto",
+        query_cache: int = DEFAULT_ENTRIES,
     ) -> None:
         self.name = model_name_or_path
         self.batch_size = batch_size
@@ -107,7 +108,11 @@ class SentenceTransformerEncoder:
         self._query_prompt = _prompt_name(self._model, ("query",))
         self._passage_prompt = _prompt_name(self._model, ("passage", "document"))
         self.max_tokens = self._max_tokens()
-        self._queries = QueryBatcher(self._encode_query_batch)
+        self._queries = CachedQueries(self._encode_query_batch, query_cache)
+
+    def query_cache_stats(self) -> CacheStats:
+        """Hits, misses and entries of this encoder's query vector cache."""
+        return self._queries.cache.stats()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone (no prompt, no special tokens)."""
@@ -115,7 +120,8 @@ class SentenceTransformerEncoder:
             return self._count(text, False)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query embeddings. Single queries from concurrent callers are batched together."""
+        """Query embeddings. A single query is looked up in the query cache, then batched
+        with concurrent callers' (read-only rows: cached vectors are shared)."""
         if len(texts) == 1:
             return self._queries.encode(texts[0])[None, :]
         return self._encode_query_batch(texts)
@@ -174,19 +180,26 @@ def load_encoder(
     cache_dir: Path,
     dtype: str = "auto",
     runtime: str | None = None,
+    query_cache: int | None = None,
 ) -> Encoder:
     """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir.
 
-    ``runtime`` is a POISK_RUNTIME value; None reads it from the environment (core.config), so
-    callers that only pass a dtype (the Searcher, the CLI) get the configured runtime.
+    ``runtime`` is a POISK_RUNTIME value and ``query_cache`` the query cache's entries; None
+    reads them from the environment (core.config), so callers that only pass a dtype (the
+    Searcher, the CLI) get the configured ones.
     """
-    runtime = Settings.from_env().runtime if runtime is None else runtime
-    precision = resolve_precision(runtime, dtype, name)
+    settings = Settings.from_env() if runtime is None or query_cache is None else None
+    runtime = settings.runtime if settings and runtime is None else runtime
+    entries = settings.query_cache if settings and query_cache is None else query_cache
+    precision = resolve_precision(str(runtime), dtype, name)
     if precision.startswith("onnx-"):
         from encoders.onnx_encoder import load_onnx_encoder
 
-        return load_onnx_encoder(_bundled_folder(cache_dir), precision.removeprefix("onnx-"))
-    return SentenceTransformerEncoder(name or DEFAULT_MODEL_NAME, cache_dir=cache_dir, dtype=dtype)
+        folder = _bundled_folder(cache_dir)
+        return load_onnx_encoder(folder, precision.removeprefix("onnx-"), int(entries or 0))
+    return SentenceTransformerEncoder(
+        name or DEFAULT_MODEL_NAME, cache_dir=cache_dir, dtype=dtype, query_cache=int(entries or 0)
+    )
 
 
 def resolve_precision(runtime: str, dtype: str = "auto", model: str | None = None) -> str:

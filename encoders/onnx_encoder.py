@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from core.config import DEFAULT_MODEL_NAME
-from encoders.batching import QueryBatcher
 from encoders.bundled import bundled_fingerprint
 from encoders.encoder import ModelLoadError, unit_rows, with_dtype
 from encoders.onnx_export import MODEL_FILE, ensure_onnx_model
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 
 BATCH_SIZE = 32
 
@@ -38,7 +38,14 @@ class OnnxEncoder:
     part of the fingerprint, so these vectors never mix with torch's in a cache or an index.
     """
 
-    def __init__(self, converted: Path, precision: str, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        converted: Path,
+        precision: str,
+        *,
+        batch_size: int = BATCH_SIZE,
+        query_cache: int = DEFAULT_ENTRIES,
+    ) -> None:
         self.name = DEFAULT_MODEL_NAME
         self.dtype = f"onnx-{precision}"
         self.batch_size = batch_size
@@ -53,14 +60,19 @@ class OnnxEncoder:
         self._counter = _tokenizer(converted)
         self._tokenizer = _tokenizer(converted, config["max_length"], config["pad"])
         self.max_tokens = self._max_tokens(config["max_length"])
-        self._queries = QueryBatcher(self._encode_query_batch)
+        self._queries = CachedQueries(self._encode_query_batch, query_cache)
+
+    def query_cache_stats(self) -> CacheStats:
+        """Hits, misses and entries of this encoder's query vector cache."""
+        return self._queries.cache.stats()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone (no prompt, no special tokens, no truncation)."""
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query embeddings. Single queries from concurrent callers are batched together."""
+        """Query embeddings. A single query is looked up in the query cache, then batched
+        with concurrent callers' (read-only rows: cached vectors are shared)."""
         if len(texts) == 1:
             return self._queries.encode(texts[0])[None, :]
         return self._encode_query_batch(texts)
@@ -102,10 +114,12 @@ class OnnxEncoder:
         return max_length - specials - (self.count_tokens(prompt) if prompt else 0)
 
 
-def load_onnx_encoder(converted: Path, precision: str) -> OnnxEncoder:
+def load_onnx_encoder(
+    converted: Path, precision: str, query_cache: int = DEFAULT_ENTRIES
+) -> OnnxEncoder:
     """The ONNX encoder; ModelLoadError (one line) when ONNX Runtime is missing or fails."""
     try:
-        return OnnxEncoder(converted, precision)
+        return OnnxEncoder(converted, precision, query_cache=query_cache)
     except ImportError as exc:
         raise ModelLoadError(
             f"the ONNX runtime needs the onnxruntime and onnx packages ({exc}); "

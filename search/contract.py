@@ -298,6 +298,16 @@ class ModelInfo(BaseModel):
     dimension: int = Field(ge=1)
 
 
+class QueryCacheStats(_Record):
+    """The query vector caches of the server process that answered (one per dense model,
+    summed): lookups answered from them, lookups that encoded, entries held, room."""
+
+    hits: int = Field(ge=0)
+    misses: int = Field(ge=0)
+    size: int = Field(ge=0, description="entries held now")
+    capacity: int = Field(ge=0, description="most entries held (POISK_QUERY_CACHE per model)")
+
+
 class Stats(_Record):
     """What the current index holds and how it was built (the body of GET /api/stats)."""
 
@@ -311,6 +321,9 @@ class Stats(_Record):
     generation: str
     vectors: Literal["flat", "hnsw"]
     source: str = Field(description="folder the index was built from")
+    query_cache: QueryCacheStats | None = Field(
+        None, description="this server process's query vector caches; null outside a server"
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The plain-JSON form; a model record leaves out what the index did not record."""
