@@ -346,29 +346,84 @@ def stats(ctx: click.Context, index_dir: Path | None) -> None:
     default=16,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Requests served at once; queries waiting together are encoded in one batch.",
+    help="Requests served at once by each worker; queries waiting together are encoded in "
+    "one batch.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port, each with its own models (about 0.2-1.1 GB "
+    "each); a dead one is restarted. Default: one per core.",
 )
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.pass_context
 @one_line_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Path | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    threads: int,
+    workers: int | None,
+    index_dir: Path | None,
+) -> None:
     """Serve the web page and the JSON API with waitress (a production WSGI server)."""
+    from web import workers as pool
+
+    workers = workers or pool.default_workers()
+    if workers > 1 and pool.worker_slot() is None:
+        _supervise(ctx.obj["settings"], host, port, workers, index_dir)
+        return
+    _serve_one(ctx, host, port, threads, index_dir, pool.worker_slot())
+
+
+def _supervise(
+    settings: Settings, host: str, port: int, workers: int, index_dir: Path | None
+) -> None:
+    """Run `workers` copies of this command on the port until SIGTERM/SIGINT (web/workers.py)."""
+    from web import workers as pool
+
+    try:  # held while serving: the port stays ours while every worker is restarting
+        reserved = pool.reuseport_socket(host, port, listen=False)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    where = index_dir or settings.index_dir
+    click.echo(
+        f"poisk serving {where} on http://{host}:{port}/ with {workers} workers (Ctrl+C stops)"
+    )
+    with reserved:
+        supervisor = pool.Supervisor(
+            pool.worker_command(), workers, pool.worker_env(workers), log=click.echo
+        )
+        status = supervisor.run()
+    if status:
+        raise click.ClickException("workers kept failing at start; see their messages above")
+
+
+def _serve_one(
+    ctx: click.Context, host: str, port: int, threads: int, index_dir: Path | None, slot: int | None
+) -> None:
+    """One waitress server: on host:port itself, or as worker `slot` on a shared port."""
     import waitress
 
     from web import MAX_BODY_BYTES, create_app
+    from web.workers import reuseport_socket
 
     settings: Settings = ctx.obj["settings"]
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
     app = create_app(settings, searcher)
-    click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="poisk",
-        max_request_body_size=MAX_BODY_BYTES,  # refused by waitress before it reads a body
-    )
+    options: dict[str, Any] = {
+        "threads": threads,
+        "ident": "poisk",
+        "max_request_body_size": MAX_BODY_BYTES,  # refused by waitress before it reads a body
+    }
+    if slot is None:
+        click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
+        waitress.serve(app, host=host, port=port, **options)
+        return
+    sock = reuseport_socket(host, port)  # after the model loaded: no request waits for it
+    click.echo(f"worker {slot} (pid {os.getpid()}) serving on http://{host}:{port}/")
+    sys.stdout.flush()  # the supervisor's log (or a test) learns at once that it listens
+    waitress.serve(app, sockets=[sock], **options)
 
 
 if __name__ == "__main__":
