@@ -33,8 +33,12 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.model
-@pytest.mark.parametrize(("precision", "floor"), [("onnx-fp32", 0.9999), ("onnx-int8", 0.99)])
-def test_onnx_vectors_match_torch(torch_encoder, model_cache: Path, precision, floor) -> None:
+@pytest.mark.parametrize(
+    ("precision", "floor", "batched"), [("onnx-fp32", 0.9999, 0.9999), ("onnx-int8", 0.99, 0.995)]
+)
+def test_onnx_vectors_match_torch(
+    torch_encoder, model_cache: Path, precision: str, floor: float, batched: float
+) -> None:
     onnx = load_encoder(None, model_cache, runtime=precision)
     texts = seed_paragraphs()
     passages = onnx.encode_passages(texts)
@@ -44,7 +48,9 @@ def test_onnx_vectors_match_torch(torch_encoder, model_cache: Path, precision, f
     together = onnx.encode_queries(QUERIES)  # a batch, padded ...
     alone = np.vstack([onnx.encode_queries([q]) for q in QUERIES])  # ... and one by one
     assert _cosines(together, torch_encoder.encode_queries(QUERIES)).min() >= floor
-    assert _cosines(together, alone).min() >= 0.9999  # padding does not change a vector
+    # fp32: padding does not change a vector. int8 quantises activations per batch, so a
+    # query batched with others moves a little (cosine 0.997-0.998 to itself alone).
+    assert _cosines(together, alone).min() >= batched
 
 
 @pytest.mark.model
