@@ -30,7 +30,7 @@ from urllib.parse import quote
 from bench.latency import QUERIES as SEED_QUERIES
 from bench.scale.build import build_index, model_record
 from bench.scale.corpus import SyntheticCorpus
-from bench.scale.memory import status
+from bench.scale.memory import tree_peak_mb
 from bench.scale.serve import server
 from core.config import Settings
 from core.errors import SearchError
@@ -134,14 +134,14 @@ def load_index(
 ) -> list[dict[str, Any]]:
     """Every client count against one served index."""
     rows = []
-    served = server(index, args.cache, args.threads)
+    served = server(index, args.cache, args.threads, args.workers)
     with served as (base, pid, _), tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "queries.lua"
         lua_script(script, queries, args.mode)
         for clients in (int(c) for c in args.clients.split(",")):
             row = {"index": label, "clients": clients}
             row.update(run_wrk(wrk, base + "/", script, clients, args.duration))
-            row["server_peak_rss_mb"] = round(status(pid)["VmHWM"])
+            row["server_peak_rss_mb"] = round(tree_peak_mb(pid))
             print(_line(row), flush=True)
             rows.append(row)
     return rows
@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "cache")
     parser.add_argument("--threads", type=int, default=16, help="the server's threads")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
@@ -171,7 +172,10 @@ def main() -> None:
         corpus = SyntheticCorpus(args.synthetic)
         index = synthetic_index(args.out, args.cache, corpus)
         indexes.append((f"synthetic {corpus.n:,}", index, [q.text for q in corpus.queries(50)]))
-    print(f"mode {args.mode}, {args.duration} s per run, server: waitress, {args.threads} threads")
+    print(
+        f"mode {args.mode}, {args.duration} s per run, server: waitress, {args.workers} "
+        f"worker(s) of {args.threads} threads, runtime {Settings.from_env().runtime}"
+    )
     head = "| index | clients | requests/s | p50 ms | p99 ms | requests | errors | server RSS MB |"
     print(head + "\n|---|---|---|---|---|---|---|---|", flush=True)
     rows = [row for label, index, q in indexes for row in load_index(wrk, label, index, q, args)]
