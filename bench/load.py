@@ -34,7 +34,7 @@ from bench.scale.memory import tree_peak_mb
 from bench.scale.serve import server
 from core.config import Settings
 from core.errors import SearchError
-from encoders.encoder import resolve_dtype
+from encoders.encoder import resolve_precision
 from index.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,9 +68,10 @@ def seeds_index(folder: Path, cache: Path) -> Path:
 
 def synthetic_index(folder: Path, cache: Path, corpus: SyntheticCorpus) -> Path:
     """The synthetic index: the one `python -m bench.scale` left, or one built here, recorded
-    as made by the model in the dtype the server will run it in."""
+    as made by the model in the runtime and dtype the server will run it in."""
     source = f"synthetic:{corpus.n}:{corpus.seed}"
-    model = model_record(cache, resolve_dtype(Settings.from_env().dtype))
+    settings = Settings.from_env()
+    model = model_record(cache, resolve_precision(settings.runtime, settings.dtype))
     for index in (SCALE_OUT / str(corpus.n) / "index", folder / f"synthetic-{corpus.n}" / "index"):
         try:
             manifest = Manifest.read(index.resolve())

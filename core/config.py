@@ -11,7 +11,7 @@
 |                   |              | runs in (auto: bfloat16 where the CPU computes it)    |
 | POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense model, or none |
 | POISK_RUNTIME     | auto         | auto, torch, onnx-fp32 or onnx-int8: what runs the    |
-|                   |              | bundled model (auto: ONNX Runtime int8 where the CPU  |
+|                   |              | bundled model (auto: ONNX Runtime fp32 where the CPU  |
 |                   |              | lacks native bfloat16, else torch; docs/performance)  |
 | POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
 """

@@ -207,16 +207,18 @@ def resolve_precision(runtime: str, dtype: str = "auto", model: str | None = Non
     :func:`resolve_dtype`), "onnx-fp32" or "onnx-int8". An unknown runtime, or an ONNX one
     for another model than the bundled one, raises ModelLoadError.
 
-    "auto" is ONNX Runtime int8 for the bundled model where the CPU lacks native bfloat16
-    (measured 1.6-2x torch float32 on passages, several times on one query, MRR@10 within
-    0.01: docs/performance.md), and torch where it has it (bfloat16, 2.3x torch float32 there)
-    or where POISK_DTYPE names a torch dtype.
+    "auto" is ONNX Runtime in float32 for the bundled model where the CPU lacks native
+    bfloat16: the same vectors as torch float32 (cosine 0.99999994, the same MRR@10), queries
+    about 3x faster, no torch in a server. int8 is faster still but moved the seeds' default
+    hybrid MRR@10 by 0.024, more than the 0.01 allowed, so it is chosen by name only
+    (docs/performance.md, "ONNX Runtime, query cache, workers"). Where the CPU has native
+    bfloat16, or where POISK_DTYPE names a torch dtype, "auto" is torch.
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     bundled = (model or DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
     if runtime == "auto":
-        runtime = "onnx-int8" if bundled and dtype == "auto" and _onnx_preferred() else "torch"
+        runtime = "onnx-fp32" if bundled and dtype == "auto" and _onnx_preferred() else "torch"
     if runtime == "torch":
         return resolve_dtype(dtype)
     if not bundled:

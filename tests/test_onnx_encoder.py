@@ -86,7 +86,7 @@ def test_serving_on_onnx_does_not_import_torch(model_cache: Path) -> None:
 
 def test_runtime_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(enc_module, "resolve_dtype", lambda d: "float32" if d == "auto" else d)
-    for flags, expected in (({"avx2"}, "onnx-int8"), ({"avx2", "amx_bf16"}, "float32")):
+    for flags, expected in (({"avx2"}, "onnx-fp32"), ({"avx2", "amx_bf16"}, "float32")):
         monkeypatch.setattr(enc_module, "cpu_flags", lambda flags=flags: flags)
         assert resolve_precision("auto") == expected
     monkeypatch.setattr(enc_module, "cpu_flags", lambda: {"avx2"})
