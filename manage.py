@@ -352,8 +352,8 @@ def stats(ctx: click.Context, index_dir: Path | None) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="Server processes sharing the port, each with its own models (about 0.2-1.1 GB "
-    "each); a dead one is restarted. Default: one per core.",
+    help="Server processes sharing the port, each with its own models (1-1.8 GB each, "
+    "docs/performance.md); a dead one is restarted. Default: one per core.",
 )
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.pass_context

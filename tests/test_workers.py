@@ -63,6 +63,10 @@ def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(tmp_path: Path
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: victim not in children(supervisor), what="the kill")
+        # Connections queued on (or racing into) the dead worker's socket are reset: with
+        # SO_REUSEPORT each worker has its own queue. Within a moment the kernel sends
+        # every new connection to the other one.
+        time.sleep(0.2)
         assert ok_requests(server.port, 30) == [200] * 30  # the other worker answers
 
         def replaced() -> bool:

@@ -14,6 +14,10 @@ worker too), restarts a worker that dies, and passes SIGTERM and SIGINT on to th
 before it exits. A worker that keeps dying at once (a port taken, a model that cannot load)
 stops the whole server instead of restarting forever. Workers die with the supervisor
 (PR_SET_PDEATHSIG), even when it is killed outright.
+
+What a killed worker costs: the requests it was answering, and the connections waiting in
+its own accept queue or racing into it in the moment it dies (each SO_REUSEPORT socket has
+its own queue): those are reset, and a client retries. New connections go to the others.
 """
 
 from __future__ import annotations
