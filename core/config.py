@@ -14,6 +14,8 @@
 |                   |              | bundled model (auto: ONNX Runtime fp32 where the CPU  |
 |                   |              | lacks native bfloat16, else torch; docs/performance)  |
 | POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
+| POISK_FLOOR       | on           | on or off: the relevance floor (a query none of whose |
+|                   |              | words is known answers nothing; search/floor.py)      |
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Settings:
     cross_model: str = CROSS_MODEL_NAME
     runtime: str = "auto"
     query_cache: int = 4096
+    floor: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,7 +59,20 @@ class Settings:
             cross_model=env.get("POISK_CROSS_MODEL", base.cross_model) or base.cross_model,
             runtime=env.get("POISK_RUNTIME", base.runtime) or base.runtime,
             query_cache=_entries(env.get("POISK_QUERY_CACHE"), base.query_cache),
+            floor=_switch("POISK_FLOOR", env.get("POISK_FLOOR"), base.floor),
         )
+
+
+def _switch(name: str, value: str | None, default: bool) -> bool:
+    """An on/off setting from the environment; the default when unset or blank."""
+    if value is None or not value.strip():
+        return default
+    word = value.strip().lower()
+    if word in ("on", "1", "true", "yes"):
+        return True
+    if word in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 def _entries(value: str | None, default: int) -> int:

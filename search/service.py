@@ -34,6 +34,7 @@ from search.contract import (
     SearchResult,
     Stats,
 )
+from search.floor import is_nonsense
 from search.snippets import snippet
 
 if TYPE_CHECKING:
@@ -56,11 +57,17 @@ class Searcher:
     has cross-lingual vectors, the cross-lingual encoder (`cross`) too.
 
     `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
-    which only evaluation uses to measure each model on its own.
+    which only evaluation uses to measure each model on its own. `floor` turns the relevance
+    floor (search/floor.py) on or off.
     """
 
     def __init__(
-        self, index_dir: Path, encoder: Encoder, cross: Encoder | None = None, dense: str = "both"
+        self,
+        index_dir: Path,
+        encoder: Encoder,
+        cross: Encoder | None = None,
+        dense: str = "both",
+        floor: bool = True,
     ) -> None:
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -68,6 +75,7 @@ class Searcher:
         self.encoder = encoder
         self.cross = cross
         self.dense = dense
+        self.floor = floor
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -88,7 +96,8 @@ class Searcher:
         if load_cross is None:
             from encoders.crosslingual import load_cross_encoder as load_cross
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
-        return cls(index_dir or settings.index_dir, encoder, load_cross(settings.cross_model))
+        cross = load_cross(settings.cross_model)
+        return cls(index_dir or settings.index_dir, encoder, cross, floor=settings.floor)
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""
@@ -126,7 +135,9 @@ class Searcher:
         terms = analyze(request.q)
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
-        semantic = self._semantic(index, request.q, depth, allowed) if mode != "bm25" else []
+        semantic = []
+        if mode != "bm25" and not self._below_floor(index, request.q, terms, lexical):
+            semantic = self._semantic(index, request.q, depth, allowed)
         ranked, alpha = _fused(index, terms, request, lexical, semantic)
         more = None
         if request.group == "article":
@@ -150,6 +161,16 @@ class Searcher:
             took_ms=round((time.perf_counter() - started) * 1000, 1),
             results=hits,
         )
+
+    def _below_floor(
+        self, index: LoadedIndex, query: str, terms: list[str], lexical: Ranking
+    ) -> bool:
+        """Whether the relevance floor keeps the semantic leg from answering `query`: none of
+        its words is in the corpus (the lexical leg, unfiltered) or a dictionary."""
+        if not self.floor:
+            return False
+        matched = bool(lexical) or bool(terms and index.lexical.search(terms, 1))
+        return is_nonsense(query, matched)
 
     def _semantic(
         self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None
