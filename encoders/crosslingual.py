@@ -23,8 +23,8 @@ import numpy as np
 
 from core.config import CROSS_MODEL_NAME, Settings
 from core.errors import ModelError
+from encoders.base import unit_rows
 from encoders.bounds import MAX_USE_TOKENS, clip_all, clip_ids
-from encoders.encoder import unit_rows
 from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 
 CROSS_MODELS = (CROSS_MODEL_NAME, "none")  # the POISK_CROSS_MODEL choices

@@ -1,5 +1,6 @@
-"""Text encoders: the Encoder protocol the indexer and the searcher use, and its
-sentence-transformers implementation.
+"""The sentence-transformers encoder (torch), and load_encoder(): the encoder a setting
+names, in torch or ONNX Runtime (encoders/onnx_encoder.py). The Encoder protocol they
+both follow is in encoders/base.py.
 
 torch and sentence-transformers are imported inside functions, so importing this module stays
 cheap for code that never encodes (the CLI's help, tests with a fake encoder).
@@ -13,12 +14,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from core.config import Settings
-from core.errors import ModelError
+from encoders.base import Encoder, ModelLoadError, quiet_loading, unit_rows, with_dtype
 from encoders.bounds import clip_all
 from encoders.bundled import (
     DEFAULT_MODEL_NAME,
@@ -42,35 +43,6 @@ RUNTIMES = ("auto", "torch", "onnx-fp32", "onnx-int8")
 # sentence-transformers changes while encoding) are serialised by this lock, so one caller's
 # thread count is never changed under another's feet.
 _TORCH_LOCK = threading.Lock()
-
-
-class ModelLoadError(ModelError, RuntimeError):
-    """The embedding model cannot be loaded; the message is one line naming the model."""
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """What poisk needs from an embedding model."""
-
-    name: str  # model name as given by the user (recorded in the index manifest)
-    fingerprint: str  # stable hash identifying the weights and dtype (recorded in the manifest)
-    # what computed the vectors: torch in "float32" or "bfloat16", or ONNX Runtime in
-    # "onnx-fp32" or "onnx-int8" (recorded in the manifest; part of the fingerprint)
-    dtype: str
-    dimension: int
-    max_tokens: int  # passage tokens that fit one window (max length - prompt - specials)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` alone (no prompt, no special tokens)."""
-        ...
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dimension) float32, L2-normalised query embeddings."""
-        ...
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dimension) float32, L2-normalised passage embeddings."""
-        ...
 
 
 class SentenceTransformerEncoder:
@@ -170,12 +142,6 @@ class SentenceTransformerEncoder:
         return max_len - specials - (self._count(prompt, False) if prompt else 0)
 
 
-def unit_rows(vectors: np.ndarray) -> None:
-    """Scale each row to length 1, in place (an all-zero row stays zero): the index scores
-    by inner product, which is cosine only for unit vectors."""
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
 def load_encoder(
     name: str | None,
     cache_dir: Path,
@@ -256,14 +222,6 @@ def _bundled_folder(cache_dir: Path) -> Path:
         raise ModelLoadError(str(exc)) from exc
 
 
-def with_dtype(weights_fingerprint: str, dtype: str) -> str:
-    """The fingerprint of vectors computed with these weights in ``dtype``.
-
-    float32 keeps the bare weights hash (indexes and caches from before dtypes stay valid).
-    """
-    return weights_fingerprint if dtype == "float32" else f"{weights_fingerprint}+{dtype}"
-
-
 def resolve_dtype(setting: str) -> str:
     """The dtype ("float32" or "bfloat16") a setting of :data:`DTYPES` means on this CPU.
 
@@ -320,27 +278,13 @@ def _sentence_transformer(name: str, device: str, *, local_only: bool) -> Any:
             name, device=device, local_files_only=local_files_only, model_kwargs=model_kwargs
         )
 
-    with _quiet_loading():
+    with quiet_loading():
         if local_only:
             return load(True)
         try:
             return load(True)
         except Exception:
             return load(False)
-
-
-@contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """Hide transformers' "Loading weights" progress bar (restored after)."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
 
 
 @contextmanager

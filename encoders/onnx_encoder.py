@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from core.config import DEFAULT_MODEL_NAME
+from encoders.base import ModelLoadError, unit_rows, with_dtype
 from encoders.bundled import bundled_fingerprint
-from encoders.encoder import ModelLoadError, unit_rows, with_dtype
 from encoders.onnx_export import MODEL_FILE, ensure_onnx_model
 from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 

@@ -132,9 +132,9 @@ class _MeanPooled:
         import torch
         from transformers import AutoModel
 
-        from encoders.encoder import _quiet_loading
+        from encoders.base import quiet_loading
 
-        with _quiet_loading():
+        with quiet_loading():
             bert = AutoModel.from_pretrained(
                 str(converted), dtype=torch.float32, local_files_only=True
             )

@@ -38,7 +38,7 @@ from search.floor import is_nonsense
 from search.snippets import snippet
 
 if TYPE_CHECKING:
-    from encoders.encoder import Encoder
+    from encoders.base import Encoder
 
 # Which dense models make the semantic leg: both (the default), or one alone (evaluation).
 DENSE_LEGS = ("both", "primary", "cross")
