@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,12 @@ def _load_cross(ctx: click.Context, settings: Settings) -> Any:
     return loader(settings.cross_model)
 
 
-def _dtype(settings: Settings) -> str:
-    """The dtype the model will run in here ("auto" resolved against this CPU)."""
-    from encoders.encoder import resolve_dtype  # "auto" asks torch about the CPU
+def _dtype(settings: Settings, model: str) -> str:
+    """What will compute `model`'s vectors here: the runtime and dtype settings resolved
+    against this CPU ("float32", "bfloat16", "onnx-fp32" or "onnx-int8", as manifests say)."""
+    from encoders.encoder import resolve_precision  # "auto" may ask torch about the CPU
 
-    return resolve_dtype(settings.dtype)
+    return resolve_precision(settings.runtime, settings.dtype, model)
 
 
 @cli.command()
@@ -103,7 +106,7 @@ def reindex(
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
     if if_stale and not full:
-        dtype, cross_model = _dtype(settings), settings.cross_model
+        dtype, cross_model = _dtype(settings, model), settings.cross_model
         if is_current(index_dir, source, model, dtype, cross_model, follow_symlinks):
             click.echo(f"index at {index_dir} is up to date with {source}")
             return
@@ -270,34 +273,94 @@ def stats(ctx: click.Context, index_dir: Path | None) -> None:
     default=16,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Requests served at once; queries waiting together are encoded in one batch.",
+    help="Requests served at once by each worker; queries waiting together are encoded in "
+    "one batch.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port, each with its own models (1-1.8 GB each, "
+    "docs/performance.md); a dead one is restarted. Default: one per core.",
 )
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.pass_context
 @one_line_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int, index_dir: Path | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    threads: int,
+    workers: int | None,
+    index_dir: Path | None,
+) -> None:
     """Serve the web page and the JSON API with waitress (a production WSGI server)."""
+    from web import workers as pool
+
+    workers = workers or pool.default_workers()
+    if workers > 1 and pool.worker_slot() is None:
+        _supervise(ctx.obj["settings"], host, port, workers, index_dir)
+        return
+    _serve_one(ctx, host, port, threads, index_dir, pool.worker_slot())
+
+
+def _supervise(
+    settings: Settings, host: str, port: int, workers: int, index_dir: Path | None
+) -> None:
+    """Run `workers` copies of this command on the port until SIGTERM/SIGINT (web/workers.py)."""
+    from web import workers as pool
+
+    check_port(host, port)
+    try:  # held while serving: the port stays ours while every worker is restarting
+        reserved = pool.reuseport_socket(host, port, listen=False)
+    except OSError as exc:
+        raise click.ClickException(port_problem(host, port, exc)) from exc
+    where = index_dir or settings.index_dir
+    click.echo(
+        f"poisk serving {where} on http://{host}:{port}/ with {workers} workers (Ctrl+C stops)"
+    )
+    with reserved:
+        supervisor = pool.Supervisor(
+            pool.worker_command(), workers, pool.worker_env(workers), log=click.echo
+        )
+        status = supervisor.run()
+    if supervisor.interrupted:
+        raise KeyboardInterrupt  # exits 130, as one server stopped by Ctrl+C does
+    if status:
+        raise click.ClickException("workers kept failing at start; see their messages above")
+
+
+def _serve_one(
+    ctx: click.Context, host: str, port: int, threads: int, index_dir: Path | None, slot: int | None
+) -> None:
+    """One waitress server: on host:port itself, or as worker `slot` on a shared port."""
     import waitress
 
     from web import MAX_BODY_BYTES, create_app
+    from web.workers import reuseport_socket
 
     settings: Settings = ctx.obj["settings"]
-    check_port(host, port)  # a port in use is known before the models' seconds-long load
+    if slot is None:  # a worker shares the port its supervisor holds
+        check_port(host, port)  # a port in use is known before the models' seconds-long load
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
     app = create_app(settings, searcher)
     logging.basicConfig()  # waitress's warnings (queue depth, errors) on stderr, as serve() did
+    options: dict[str, Any] = {
+        "threads": threads,
+        "ident": "poisk",
+        "max_request_body_size": MAX_BODY_BYTES,  # refused by waitress before it reads a body
+    }
     try:  # binds now, so that "serving" is only said of a server that listens
-        server = waitress.create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="poisk",
-            max_request_body_size=MAX_BODY_BYTES,  # refused by waitress before it reads a body
-        )
+        if slot is None:
+            server = waitress.create_server(app, host=host, port=port, **options)
+        else:  # after the model loaded: no request waits for it
+            server = waitress.create_server(app, sockets=[reuseport_socket(host, port)], **options)
     except OSError as exc:
         raise click.ClickException(port_problem(host, port, exc)) from exc
-    click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
+    if slot is None:
+        click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
+    else:
+        click.echo(f"worker {slot} (pid {os.getpid()}) serving on http://{host}:{port}/")
+        sys.stdout.flush()  # the supervisor's log (or a test) learns at once that it listens
     run_until_interrupted(server)
 
 

@@ -115,18 +115,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests per mode")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--idle-only", action="store_true", help="skip the reindex half")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
         env = {**os.environ, "POISK_INDEX": str(index)}
         if manage("reindex", env=env).wait() != 0:
             raise SystemExit("reindex failed")
-        server = manage("serve", "--port", str(args.port), env=env)
+        server = manage("serve", "--port", str(args.port), "--workers", str(args.workers), env=env)
         base = f"http://127.0.0.1:{args.port}"
         try:
             wait_ready(base)
             print("| while | mode | median ms | p95 ms | failed |\n|---|---|---|---|---|")
             run(base, args.requests, "idle")
+            if args.idle_only:
+                return
             make_corpus(Path(tmp) / "corpus", copies=20)
             with reindexing(Path(tmp) / "corpus", index, env) as finished:
                 run(base, args.requests, "reindex running")

@@ -30,11 +30,11 @@ from urllib.parse import quote
 from bench.latency import QUERIES as SEED_QUERIES
 from bench.scale.build import build_index, model_record
 from bench.scale.corpus import SyntheticCorpus
-from bench.scale.memory import status
+from bench.scale.memory import tree_peak_mb
 from bench.scale.serve import server
 from core.config import Settings
 from core.errors import SearchError
-from encoders.encoder import resolve_dtype
+from encoders.encoder import resolve_precision
 from index.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,9 +68,10 @@ def seeds_index(folder: Path, cache: Path) -> Path:
 
 def synthetic_index(folder: Path, cache: Path, corpus: SyntheticCorpus) -> Path:
     """The synthetic index: the one `python -m bench.scale` left, or one built here, recorded
-    as made by the model in the dtype the server will run it in."""
+    as made by the model in the runtime and dtype the server will run it in."""
     source = f"synthetic:{corpus.n}:{corpus.seed}"
-    model = model_record(cache, resolve_dtype(Settings.from_env().dtype))
+    settings = Settings.from_env()
+    model = model_record(cache, resolve_precision(settings.runtime, settings.dtype))
     for index in (SCALE_OUT / str(corpus.n) / "index", folder / f"synthetic-{corpus.n}" / "index"):
         try:
             manifest = Manifest.read(index.resolve())
@@ -134,14 +135,14 @@ def load_index(
 ) -> list[dict[str, Any]]:
     """Every client count against one served index."""
     rows = []
-    served = server(index, args.cache, args.threads)
+    served = server(index, args.cache, args.threads, args.workers)
     with served as (base, pid, _), tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "queries.lua"
         lua_script(script, queries, args.mode)
         for clients in (int(c) for c in args.clients.split(",")):
             row = {"index": label, "clients": clients}
             row.update(run_wrk(wrk, base + "/", script, clients, args.duration))
-            row["server_peak_rss_mb"] = round(status(pid)["VmHWM"])
+            row["server_peak_rss_mb"] = round(tree_peak_mb(pid))
             print(_line(row), flush=True)
             rows.append(row)
     return rows
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "cache")
     parser.add_argument("--threads", type=int, default=16, help="the server's threads")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
@@ -171,7 +173,10 @@ def main() -> None:
         corpus = SyntheticCorpus(args.synthetic)
         index = synthetic_index(args.out, args.cache, corpus)
         indexes.append((f"synthetic {corpus.n:,}", index, [q.text for q in corpus.queries(50)]))
-    print(f"mode {args.mode}, {args.duration} s per run, server: waitress, {args.threads} threads")
+    print(
+        f"mode {args.mode}, {args.duration} s per run, server: waitress, {args.workers} "
+        f"worker(s) of {args.threads} threads, runtime {Settings.from_env().runtime}"
+    )
     head = "| index | clients | requests/s | p50 ms | p99 ms | requests | errors | server RSS MB |"
     print(head + "\n|---|---|---|---|---|---|---|---|", flush=True)
     rows = [row for label, index, q in indexes for row in load_index(wrk, label, index, q, args)]

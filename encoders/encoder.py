@@ -1,5 +1,6 @@
-"""Text encoders: the Encoder protocol the indexer and the searcher use, and its
-sentence-transformers implementation.
+"""The sentence-transformers encoder (torch), and load_encoder(): the encoder a setting
+names, in torch or ONNX Runtime (encoders/onnx_encoder.py). The Encoder protocol they
+both follow is in encoders/base.py.
 
 torch and sentence-transformers are imported inside functions, so importing this module stays
 cheap for code that never encodes (the CLI's help, tests with a fake encoder).
@@ -13,12 +14,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from core.errors import ModelError
-from encoders.batching import QueryBatcher
+from core.config import Settings
+from encoders.base import Encoder, ModelLoadError, quiet_loading, unit_rows, with_dtype
 from encoders.bounds import clip_all
 from encoders.bundled import (
     DEFAULT_MODEL_NAME,
@@ -26,6 +27,7 @@ from encoders.bundled import (
     bundled_fingerprint,
     ensure_bundled_model,
 )
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 
 # With OpenMP's default active waiting, idle torch threads spin and fight other processes for
 # the CPU: one query took 0.5-1.7 s on 2 busy cores instead of 13-25 ms. libgomp reads this
@@ -33,38 +35,14 @@ from encoders.bundled import (
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DTYPES = ("auto", "float32", "bfloat16")
+# What runs the model (POISK_RUNTIME). The ONNX ones run the bundled model only
+# (encoders/onnx_encoder.py); "auto" picks by the CPU, see resolve_precision.
+RUNTIMES = ("auto", "torch", "onnx-fp32", "onnx-int8")
 
 # torch.set_num_threads is process-wide: encodes (and the tokenizer, whose truncation settings
 # sentence-transformers changes while encoding) are serialised by this lock, so one caller's
 # thread count is never changed under another's feet.
 _TORCH_LOCK = threading.Lock()
-
-
-class ModelLoadError(ModelError, RuntimeError):
-    """The embedding model cannot be loaded; the message is one line naming the model."""
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """What poisk needs from an embedding model."""
-
-    name: str  # model name as given by the user (recorded in the index manifest)
-    fingerprint: str  # stable hash identifying the weights and dtype (recorded in the manifest)
-    dtype: str  # "float32" or "bfloat16": the precision the vectors were computed in
-    dimension: int
-    max_tokens: int  # passage tokens that fit one window (max length - prompt - specials)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` alone (no prompt, no special tokens)."""
-        ...
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dimension) float32, L2-normalised query embeddings."""
-        ...
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dimension) float32, L2-normalised passage embeddings."""
-        ...
 
 
 class SentenceTransformerEncoder:
@@ -88,6 +66,7 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
         batch_size: int = 32,
         dtype: str = "auto",
+        query_cache: int = DEFAULT_ENTRIES,
     ) -> None:
         self.name = model_name_or_path
         self.batch_size = batch_size
@@ -102,7 +81,11 @@ class SentenceTransformerEncoder:
         self._query_prompt = _prompt_name(self._model, ("query",))
         self._passage_prompt = _prompt_name(self._model, ("passage", "document"))
         self.max_tokens = self._max_tokens()
-        self._queries = QueryBatcher(self._encode_query_batch)
+        self._queries = CachedQueries(self._encode_query_batch, query_cache)
+
+    def query_cache_stats(self) -> CacheStats:
+        """Hits, misses and entries of this encoder's query vector cache."""
+        return self._queries.cache.stats()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone (no prompt, no special tokens)."""
@@ -110,7 +93,8 @@ class SentenceTransformerEncoder:
             return self._count(text, False)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query embeddings. Single queries from concurrent callers are batched together."""
+        """Query embeddings. A single query is looked up in the query cache, then batched
+        with concurrent callers' (read-only rows: cached vectors are shared)."""
         if len(texts) == 1:
             return self._queries.encode(texts[0])[None, :]
         return self._encode_query_batch(texts)
@@ -158,25 +142,84 @@ class SentenceTransformerEncoder:
         return max_len - specials - (self._count(prompt, False) if prompt else 0)
 
 
-def unit_rows(vectors: np.ndarray) -> None:
-    """Scale each row to length 1, in place (an all-zero row stays zero): the index scores
-    by inner product, which is cosine only for unit vectors."""
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
 def load_encoder(
-    name: str | None, cache_dir: Path, dtype: str = "auto"
-) -> SentenceTransformerEncoder:
-    """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir."""
-    return SentenceTransformerEncoder(name or DEFAULT_MODEL_NAME, cache_dir=cache_dir, dtype=dtype)
+    name: str | None,
+    cache_dir: Path,
+    dtype: str = "auto",
+    runtime: str | None = None,
+    query_cache: int | None = None,
+) -> Encoder:
+    """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir.
 
-
-def with_dtype(weights_fingerprint: str, dtype: str) -> str:
-    """The fingerprint of vectors computed with these weights in ``dtype``.
-
-    float32 keeps the bare weights hash (indexes and caches from before dtypes stay valid).
+    ``runtime`` is a POISK_RUNTIME value and ``query_cache`` the query cache's entries; None
+    reads them from the environment (core.config), so callers that only pass a dtype (the
+    Searcher, the CLI) get the configured ones.
     """
-    return weights_fingerprint if dtype == "float32" else f"{weights_fingerprint}+{dtype}"
+    settings = Settings.from_env() if runtime is None or query_cache is None else None
+    runtime = settings.runtime if settings and runtime is None else runtime
+    entries = settings.query_cache if settings and query_cache is None else query_cache
+    precision = resolve_precision(str(runtime), dtype, name)
+    if precision.startswith("onnx-"):
+        from encoders.onnx_encoder import load_onnx_encoder
+
+        folder = _bundled_folder(cache_dir)
+        return load_onnx_encoder(folder, precision.removeprefix("onnx-"), int(entries or 0))
+    return SentenceTransformerEncoder(
+        name or DEFAULT_MODEL_NAME, cache_dir=cache_dir, dtype=dtype, query_cache=int(entries or 0)
+    )
+
+
+def resolve_precision(runtime: str, dtype: str = "auto", model: str | None = None) -> str:
+    """What will compute the vectors here: "float32" or "bfloat16" (torch, as
+    :func:`resolve_dtype`), "onnx-fp32" or "onnx-int8". An unknown runtime, or an ONNX one
+    for another model than the bundled one, raises ModelLoadError.
+
+    "auto" is ONNX Runtime in float32 for the bundled model where the CPU lacks native
+    bfloat16: the same vectors as torch float32 (cosine 0.99999994, the same MRR@10), queries
+    about 3x faster, no torch in a server. int8 is faster still but moved the seeds' default
+    hybrid MRR@10 by 0.024, more than the 0.01 allowed, so it is chosen by name only
+    (docs/performance.md, "ONNX Runtime, query cache, workers"). Where the CPU has native
+    bfloat16, or where POISK_DTYPE names a torch dtype, "auto" is torch.
+    """
+    if runtime not in RUNTIMES:
+        raise ModelLoadError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    bundled = (model or DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
+    if runtime == "auto":
+        runtime = "onnx-fp32" if bundled and dtype == "auto" and _onnx_preferred() else "torch"
+    if runtime == "torch":
+        return resolve_dtype(dtype)
+    if not bundled:
+        raise ModelLoadError(f"runtime {runtime} runs the bundled {DEFAULT_MODEL_NAME} only")
+    return runtime
+
+
+def _onnx_preferred() -> bool:
+    """ONNX Runtime is installed and the CPU has no native bfloat16 (read without torch)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False
+    return not ({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _bundled_folder(cache_dir: Path) -> Path:
+    """The converted bundled model folder; ModelLoadError (one line) when it cannot be made."""
+    try:
+        return ensure_bundled_model(Path(cache_dir))
+    except BundledModelError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def resolve_dtype(setting: str) -> str:
@@ -235,27 +278,13 @@ def _sentence_transformer(name: str, device: str, *, local_only: bool) -> Any:
             name, device=device, local_files_only=local_files_only, model_kwargs=model_kwargs
         )
 
-    with _quiet_loading():
+    with quiet_loading():
         if local_only:
             return load(True)
         try:
             return load(True)
         except Exception:
             return load(False)
-
-
-@contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """Hide transformers' "Loading weights" progress bar (restored after)."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
 
 
 @contextmanager
@@ -291,7 +320,12 @@ def _token_counter(tokenizer: Any) -> Callable[[str, bool], int]:
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        return lambda text, specials: len(backend.encode(text, add_special_tokens=specials).ids)
+        # A copy: transformers sets truncation on the backend while encoding, after which
+        # counting through it capped every text at the model's 512 tokens.
+        counter = type(backend).from_str(backend.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return lambda text, specials: len(counter.encode(text, add_special_tokens=specials).ids)
     return lambda text, specials: len(
         tokenizer(text, add_special_tokens=specials, verbose=False)["input_ids"]
     )

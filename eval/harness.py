@@ -182,7 +182,12 @@ def _with_dense(searcher: Searcher, dense: str) -> Searcher:
     if dense == searcher.dense and not searcher.sentences:
         return searcher
     return Searcher(
-        searcher.index_dir, searcher.encoder, searcher.cross, dense=dense, sentences=False
+        searcher.index_dir,
+        searcher.encoder,
+        searcher.cross,
+        dense=dense,
+        floor=searcher.floor,
+        sentences=False,
     )
 
 

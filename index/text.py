@@ -91,13 +91,25 @@ def stem(token: str) -> str:
 def lemma(token: str) -> str:
     """The dictionary form of a normalised Cyrillic token by pymorphy3's likeliest parse
     ("мамедовым" -> "мамедов"); other tokens stay as they are."""
-    global _morph
     if not _CYRILLIC.search(token):
         return token
     with _morph_lock:
-        if _morph is None:
-            _morph = pymorphy3.MorphAnalyzer(lang="ru")
-        return _morph.parse(token)[0].normal_form.replace("ё", "е")
+        return _analyser().parse(token)[0].normal_form.replace("ё", "е")
+
+
+def known_form(token: str) -> bool:
+    """Whether pymorphy3's dictionary holds `token` (a lower-case Russian word form) as it
+    is, rather than guessing its parse from the ending."""
+    with _morph_lock:
+        return bool(_analyser().word_is_known(token))
+
+
+def _analyser() -> pymorphy3.MorphAnalyzer:
+    """The one Russian analyser (loaded on first use: about a second); hold _morph_lock."""
+    global _morph
+    if _morph is None:
+        _morph = pymorphy3.MorphAnalyzer(lang="ru")
+    return _morph
 
 
 # Phonetic keys: how a name sounds, coarsely enough that its Latin and Cyrillic spellings

@@ -46,7 +46,7 @@ from indexer.reprints import reprint_groups
 from indexer.split import split_article
 
 if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
-    from encoders.encoder import Encoder
+    from encoders.base import Encoder
 
 # progress(label, total) opens a bar; the callable it yields advances it by n steps.
 Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from core.records import Article, Paragraph
-from encoders.encoder import unit_rows
+from encoders.base import unit_rows
 from index.titles import article_rows
 
 PASSAGE_KINDS = ("paragraph", "title", "context")

@@ -170,8 +170,20 @@ class ModelInfo(BaseModel):
 
     name: str
     fingerprint: str
-    dtype: Literal["float32", "bfloat16"] | None = None
+    dtype: Literal["float32", "bfloat16", "onnx-fp32", "onnx-int8"] | None = Field(
+        None, description="what computed the vectors: torch in float32 or bfloat16, or ONNX Runtime"
+    )
     dimension: int = Field(ge=1)
+
+
+class QueryCacheStats(_Record):
+    """The query vector caches of the server process that answered (one per dense model,
+    summed): lookups answered from them, lookups that encoded, entries held, room."""
+
+    hits: int = Field(ge=0)
+    misses: int = Field(ge=0)
+    size: int = Field(ge=0, description="entries held now")
+    capacity: int = Field(ge=0, description="most entries held (POISK_QUERY_CACHE per model)")
 
 
 class Stats(_Record):
@@ -187,6 +199,9 @@ class Stats(_Record):
     generation: str
     vectors: Literal["flat", "hnsw"]
     source: str = Field(description="folder the index was built from")
+    query_cache: QueryCacheStats | None = Field(
+        None, description="this server process's query vector caches; null outside a server"
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The plain-JSON form; a model record leaves out what the index did not record."""

@@ -20,7 +20,7 @@ from index.sentences import sentence_spans
 from index.text import script
 
 if TYPE_CHECKING:
-    from encoders.encoder import Encoder
+    from encoders.base import Encoder
 
 Span = tuple[int, int]
 

@@ -34,13 +34,14 @@ from search.contract import (
     SearchResult,
     Stats,
 )
+from search.floor import is_nonsense
 from search.phrases import required_rows, without_excluded
 from search.sentences import across_scripts, nearest_sentences
 from search.snippets import sentence_snippet, snippet
 from search.syntax import ParsedQuery
 
 if TYPE_CHECKING:
-    from encoders.encoder import Encoder
+    from encoders.base import Encoder
 
 # Which dense models make the semantic leg: both (the default), or one alone (evaluation).
 DENSE_LEGS = ("both", "primary", "cross")
@@ -59,9 +60,9 @@ class Searcher:
     has cross-lingual vectors, the cross-lingual encoder (`cross`) too.
 
     `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
-    which only evaluation uses to measure each model on its own. `sentences` marks the
-    sentence of a cross-script hit (search/sentences.py); evaluation, which reads no
-    snippet, turns it off.
+    which only evaluation uses to measure each model on its own. `floor` turns the relevance
+    floor (search/floor.py) on or off. `sentences` marks the sentence of a cross-script hit
+    (search/sentences.py); evaluation, which reads no snippet, turns it off.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class Searcher:
         encoder: Encoder,
         cross: Encoder | None = None,
         dense: str = "both",
+        floor: bool = True,
         sentences: bool = True,
     ) -> None:
         if dense not in DENSE_LEGS:
@@ -78,6 +80,7 @@ class Searcher:
         self.encoder = encoder
         self.cross = cross
         self.dense = dense
+        self.floor = floor
         self.sentences = sentences
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
@@ -99,7 +102,8 @@ class Searcher:
         if load_cross is None:
             from encoders.crosslingual import load_cross_encoder as load_cross
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
-        return cls(index_dir or settings.index_dir, encoder, load_cross(settings.cross_model))
+        cross = load_cross(settings.cross_model)
+        return cls(index_dir or settings.index_dir, encoder, cross, floor=settings.floor)
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""
@@ -138,7 +142,9 @@ class Searcher:
         terms, text = parsed.terms, parsed.text
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
-        semantic = self._semantic(index, text, depth, allowed) if mode != "bm25" else []
+        semantic = []
+        if mode != "bm25" and not self._below_floor(index, text, terms, lexical):
+            semantic = self._semantic(index, text, depth, allowed)
         lexical, semantic = (without_excluded(index, parsed, leg) for leg in (lexical, semantic))
         ranked, alpha = _fused(index, parsed, request, lexical, semantic)
         more, also = None, {}
@@ -166,6 +172,16 @@ class Searcher:
             took_ms=round((time.perf_counter() - started) * 1000, 1),
             results=hits,
         )
+
+    def _below_floor(
+        self, index: LoadedIndex, query: str, terms: list[str], lexical: Ranking
+    ) -> bool:
+        """Whether the relevance floor keeps the semantic leg from answering `query`: none of
+        its words is in the corpus (the lexical leg, unfiltered) or a dictionary."""
+        if not self.floor:
+            return False
+        matched = bool(lexical) or bool(terms and index.lexical.search(terms, 1))
+        return is_nonsense(query, matched)
 
     def _semantic(
         self, index: LoadedIndex, query: str, depth: int, allowed: np.ndarray | None

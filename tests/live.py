@@ -126,7 +126,13 @@ def wait_until_up(server: Server, timeout: float = 60) -> None:
 
 @contextmanager
 def serving(index_dir: Path, *options: str, log: Path | None = None) -> Iterator[Server]:
-    """`manage.py serve --index index_dir` with the fake encoder, stopped on exit."""
+    """`manage.py serve --index index_dir` with the fake encoder, stopped on exit.
+
+    One process unless `options` name `--workers`: these tests look into the server's own
+    process (its open files, its memory); tests/test_workers.py runs several.
+    """
+    if "--workers" not in options:
+        options = ("--workers", "1", *options)
     port = free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     command = [sys.executable, "-m", "tests.serve_child", "--port", str(port)]

@@ -32,9 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def encoder(real_encoder: SentenceTransformerEncoder) -> SentenceTransformerEncoder:
-    """The default encoder (tests/conftest.py), under the name these tests use."""
-    return real_encoder
+def encoder(model_cache: Path) -> SentenceTransformerEncoder:
+    """The bundled model on torch (the default runtime may be ONNX: test_onnx_encoder.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        loaded = load_encoder(None, model_cache, runtime="torch")
+    assert isinstance(loaded, SentenceTransformerEncoder)
+    return loaded
 
 
 @pytest.fixture(scope="session")

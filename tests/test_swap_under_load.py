@@ -71,7 +71,9 @@ def test_a_live_server_under_load_fails_no_request_across_two_swaps(tmp_path: Pa
         with Load(send, QUERIES) as load:
             waited = swap_twice(source, index_dir, cache, found)
         assert load.failed == []
-        assert load.sent >= 100, load.sent
+        # every client sent every target during the swaps (a count, not a speed: a busy
+        # machine sends fewer in the same time)
+        assert load.sent >= load.threads * (len(QUERIES) + 1), load.sent
         assert waited < 2, "the new article was not found after the swap"
         query = urllib.parse.urlencode({"q": NEW_WORD, "mode": "bm25"})
         assert json.loads(send("/api/search?" + query)[1])["results"][0]["article_id"] == (

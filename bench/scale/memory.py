@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 FIELDS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
@@ -24,6 +25,20 @@ def status(pid: int | str = "self") -> dict[str, float]:
             if name in FIELDS:
                 out[name] = int(value.split()[0]) / 1024
     return out
+
+
+def tree_peak_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM, MB) of ``pid`` plus that of each of its children: a
+    `serve --workers N` supervisor and its workers. Shared pages count once per process."""
+    total = status(pid)["VmHWM"]
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            if entry.name.isdigit() and int(fields[1]) == pid:
+                total += status(entry.name)["VmHWM"]
+        except (OSError, IndexError, KeyError, ValueError):
+            continue
+    return total
 
 
 def reset_peak(pid: int | str = "self") -> None:

@@ -32,8 +32,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(index_dir: Path, cache_dir: Path, threads: int = 16) -> Iterator[tuple[str, int, float]]:
-    """A running `manage.py serve` on index_dir: (base URL, pid, seconds until ready)."""
+def server(
+    index_dir: Path, cache_dir: Path, threads: int = 16, workers: int = 1
+) -> Iterator[tuple[str, int, float]]:
+    """A running `manage.py serve` on index_dir: (base URL, pid, seconds until ready).
+
+    With several workers the pid is the supervisor's (bench.scale.memory.tree_peak_mb sums
+    its workers' peaks) and "ready" is the first worker's answer."""
     port = free_port()
     cross = Manifest.read(index_dir.resolve()).cross_model  # the synthetic indexes have none
     env = {
@@ -43,6 +48,7 @@ def server(index_dir: Path, cache_dir: Path, threads: int = 16) -> Iterator[tupl
         "POISK_CROSS_MODEL": cross.name if cross else "none",
     }
     args = ("serve", "--index", str(index_dir), "--port", str(port), "--threads", str(threads))
+    args += ("--workers", str(workers))
     started = time.perf_counter()
     proc = manage(*args, env=env)
     base = f"http://127.0.0.1:{port}"
