@@ -79,6 +79,11 @@ def _dtype(settings: Settings, model: str) -> str:
     is_flag=True,
     help="Also read links to files and folders outside the source folder (default: skipped).",
 )
+@click.option(
+    "--no-reprints",
+    is_flag=True,
+    help="Do not group reprints of one story (default: grouped, unless $POISK_REPRINTS=off).",
+)
 @click.pass_context
 @one_line_errors
 def reindex(
@@ -89,6 +94,7 @@ def reindex(
     full: bool,
     if_stale: bool,
     follow_symlinks: bool,
+    no_reprints: bool,
 ) -> None:
     """Build the index from a folder of articles and swap it in atomically."""
     from indexer import preflight
@@ -113,6 +119,7 @@ def reindex(
     report = build(
         source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
         cross_encoder=cross, follow_symlinks=follow_symlinks,
+        reprints=settings.reprints and not no_reprints,
     )  # fmt: skip
     print_report(report, source, index_dir)
 
@@ -138,7 +145,11 @@ def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:
 def search(
     ctx: click.Context, text: str, index_dir: Path | None, as_json: bool, **params: Any
 ) -> None:
-    """Search the index from the terminal."""
+    """Search the index from the terminal.
+
+    TEXT may use the query syntax: "a phrase", -word (put -- before a TEXT that starts
+    with -), a OR b (docs/news-search.md, "Query syntax").
+    """
     from search.contract import SearchRequest
 
     given = {name: value for name, value in params.items() if value is not None}

@@ -52,6 +52,9 @@ def format_hit(hit: Any) -> str:
     )
     head = click.style(f"{hit.rank:>3}. {hit.title}", bold=True)
     more = f"     + {len(hit.more)} more from this article\n" if hit.more else ""
+    if hit.also_in:
+        outlets = ", ".join(other.outlet or other.article_id for other in hit.also_in)
+        more += f"     also in: {outlets}\n"
     return (
         f"{head}\n     {hit.date or 'no date'} · {hit.id} · score {hit.score:.4f} · "
         f"{' · '.join(legs)}\n     {html.unescape(marked)}\n{more}"

@@ -16,6 +16,7 @@
 | POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
 | POISK_FLOOR       | on           | on or off: the relevance floor (a query none of whose |
 |                   |              | words is known answers nothing; search/floor.py)      |
+| POISK_REPRINTS    | on           | off: `reindex` does not group reprints of one story   |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     runtime: str = "auto"
     query_cache: int = 4096
     floor: bool = True
+    reprints: bool = True  # reindex finds reprints of one story (indexer/reprints.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +62,7 @@ class Settings:
             runtime=env.get("POISK_RUNTIME", base.runtime) or base.runtime,
             query_cache=_entries(env.get("POISK_QUERY_CACHE"), base.query_cache),
             floor=_switch("POISK_FLOOR", env.get("POISK_FLOOR"), base.floor),
+            reprints=_switch("POISK_REPRINTS", env.get("POISK_REPRINTS"), base.reprints),
         )
 
 

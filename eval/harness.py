@@ -159,9 +159,10 @@ def evaluate(
         per_query, firsts, tops = [], [], []
         measured = _with_dense(searcher, config.dense)
         for query in queries:
+            # syntax off: a question's quotes are quotations, not phrases to require
             request = SearchRequest(
                 q=query.text, k=DEPTH, mode=config.mode, fusion=config.fusion,
-                alpha=config.alpha, group=config.group,
+                alpha=config.alpha, group=config.group, syntax="off",
             )  # fmt: skip
             hits = measured.search(request).results
             ranks = judge(hits, query.relevant)
@@ -176,10 +177,18 @@ def evaluate(
 
 
 def _with_dense(searcher: Searcher, dense: str) -> Searcher:
-    """`searcher`, or one over the same index and encoders whose semantic leg is `dense`."""
-    if dense == searcher.dense:
+    """`searcher`, or one over the same index and encoders whose semantic leg is `dense`;
+    either marks no sentences (snippets are not measured, and marking costs a model call)."""
+    if dense == searcher.dense and not searcher.sentences:
         return searcher
-    return Searcher(searcher.index_dir, searcher.encoder, searcher.cross, dense=dense)
+    return Searcher(
+        searcher.index_dir,
+        searcher.encoder,
+        searcher.cross,
+        dense=dense,
+        floor=searcher.floor,
+        sentences=False,
+    )
 
 
 def _group(query: Query, by: str) -> str:

@@ -15,7 +15,7 @@ code, so the same manifest); load_build() opens them and checks that they agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -62,9 +62,15 @@ class BuildWriter:
         self._written: set[str] = set()
         self._vectors: VectorIndex | None = None
 
-    def store(self, articles: Sequence[Article], paragraphs: Sequence[Paragraph]) -> None:
-        """The SQLite store of the articles and their paragraphs, in row order."""
-        write_store(self.path / STORE_NAME, articles, paragraphs)
+    def store(
+        self,
+        articles: Sequence[Article],
+        paragraphs: Sequence[Paragraph],
+        reprints: Mapping[str, str] | None = None,
+    ) -> None:
+        """The SQLite store of the articles and their paragraphs, in row order, with each
+        reprinted article's group (index/store.py: write_store)."""
+        write_store(self.path / STORE_NAME, articles, paragraphs, reprints)
         self._counts = (len(articles), len(paragraphs))
         self._written.add("store")
 

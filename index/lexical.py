@@ -117,16 +117,18 @@ class LexicalIndex:
         order = np.lexsort((positive, -scores[positive]))[:k]
         return [(int(positive[i]), float(scores[positive[i]])) for i in order]
 
-    def coverage(self, terms: Sequence[str], docs: Sequence[int]) -> np.ndarray:
+    def coverage(self, terms: Sequence[str | Sequence[str]], docs: Sequence[int]) -> np.ndarray:
         """Share of the query's IDF mass that each of `docs` contains, 0..1.
 
         A paragraph matching only a common or incidental query word (a number, a Latin
         name in a Russian text) covers little of the query; one holding its rare words
         covers most. Terms unknown to the index weigh as the rarest possible term. The IDF
         is the one the scores use (lucene_idf); a query term and the terms it matches
-        (expand) count as one, held by a document holding any of them.
+        (expand) count as one, held by a document holding any of them; so do the terms of
+        an item that is itself a sequence (the alternatives of `a OR b`: search/syntax.py).
         """
-        groups = self.expand(terms)
+        items = dict.fromkeys((t,) if isinstance(t, str) else tuple(t) for t in terms)
+        groups = [[found for g in self.expand(item) for found in g] for item in items]
         if not groups:
             return np.zeros(len(docs))
         wanted = np.asarray(docs, dtype=np.int64)
@@ -137,6 +139,10 @@ class LexicalIndex:
             total += idf
             covered += idf * np.isin(wanted, holding)
         return covered / total
+
+    def holding(self, term: str) -> np.ndarray:
+        """The documents holding one analysed term as it is (no sound-alikes), sorted."""
+        return self._postings([term])
 
     def _postings(self, terms: Sequence[str]) -> np.ndarray:
         """The documents holding any of `terms`, sorted."""

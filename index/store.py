@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,8 +18,10 @@ from core.records import Article, Paragraph
 SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, url TEXT, rubric TEXT,
-    source TEXT NOT NULL, outlet TEXT
+    source TEXT NOT NULL, outlet TEXT,
+    reprint_of TEXT  -- the canonical article of its reprints (indexer/reprints.py); else NULL
 );
+CREATE INDEX articles_reprint ON articles(reprint_of);
 CREATE TABLE paragraphs (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
     article_id TEXT NOT NULL REFERENCES articles(id), n INTEGER NOT NULL, text TEXT NOT NULL
@@ -35,13 +37,24 @@ _COLUMNS = {
 }
 
 
-def write_store(path: Path, articles: Iterable[Article], paragraphs: Sequence[Paragraph]) -> None:
-    """Create the store at `path`; paragraph i gets row i."""
+def write_store(
+    path: Path,
+    articles: Iterable[Article],
+    paragraphs: Sequence[Paragraph],
+    reprints: Mapping[str, str] | None = None,
+) -> None:
+    """Create the store at `path`; paragraph i gets row i. `reprints` gives each reprinted
+    article's group (its canonical article's id: indexer/reprints.py)."""
+    groups = reprints or {}
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA)
         db.executemany(
-            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, outlet) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((a.id, a.title, a.date, a.url, a.rubric, a.source, a.outlet) for a in articles),
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, outlet, reprint_of) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (a.id, a.title, a.date, a.url, a.rubric, a.source, a.outlet, groups.get(a.id))
+                for a in articles
+            ),
         )
         db.executemany(
             "INSERT INTO paragraphs (row, id, article_id, n, text) VALUES (?, ?, ?, ?, ?)",
@@ -228,6 +241,40 @@ class Store:
         if not all(_is_article(a) for a in found.values()):
             self._damaged("holds an article whose fields are not text")
         return found
+
+    def reprint_groups(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """The reprint group (canonical article id) of each of `article_ids` that has one; none
+        from a store written before reprints were recorded."""
+        ids = list(set(article_ids))
+        if not ids or not self._has_column("reprint_of"):
+            return {}
+        marks = ",".join("?" * len(ids))
+        query = (
+            f"SELECT id, reprint_of FROM articles WHERE id IN ({marks}) AND reprint_of IS NOT NULL"
+        )
+        return {str(i): str(group) for i, group in self._rows(query, ids)}
+
+    def reprint_members(self, groups: Iterable[str]) -> dict[str, list[Article]]:
+        """Each reprint group's articles (metadata, body empty), oldest first."""
+        wanted = list(set(groups))
+        if not wanted or not self._has_column("reprint_of"):
+            return {}
+        marks = ",".join("?" * len(wanted))
+        query = (
+            f"SELECT {self._article_columns()}, reprint_of FROM articles "
+            f"WHERE reprint_of IN ({marks}) ORDER BY date IS NULL, date, id"
+        )
+        members: dict[str, list[Article]] = {}
+        for *r, group in self._rows(query, wanted):
+            members.setdefault(group, []).append(Article(r[0], r[1], "", *r[2:6], r[6]))
+        return members
+
+    def _has_column(self, column: str) -> bool:
+        """Whether the articles table has `column` (a store from before it was added lacks
+        it); the table's columns are read once."""
+        if not hasattr(self, "_article_table"):
+            self._article_table = {row[1] for row in self._rows("PRAGMA table_info(articles)")}
+        return column in self._article_table
 
     def article_paragraphs(self, article_id: str) -> list[Paragraph]:
         """An article's paragraphs in order."""

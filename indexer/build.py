@@ -13,7 +13,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -42,6 +42,7 @@ from indexer.passages import (
     mix_titles,
     passage_texts,
 )
+from indexer.reprints import reprint_groups
 from indexer.split import split_article
 
 if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
@@ -127,12 +128,14 @@ def reindex(
     title_weight: float = TITLE_WEIGHT,
     cross_encoder: Encoder | None = None,
     follow_symlinks: bool = False,
+    reprints: bool = True,
 ) -> BuildReport:
     """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
     title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
     cross-lingual set of vectors from the same texts (None: the build has none);
-    `follow_symlinks` reads links that lead out of `source` (indexer/files.py).
+    `follow_symlinks` reads links that lead out of `source` (indexer/files.py); `reprints`
+    finds the articles that reprint one story (indexer/reprints.py).
 
     A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
@@ -154,7 +157,8 @@ def reindex(
         )  # fmt: skip
         with _no_partial_build(index_dir) as writer:
             report.build = writer.path
-            _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress)
+            groups = reprint_groups(articles) if reprints else {}
+            _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress, groups)
             writer.manifest(  # last: a build with a manifest is complete
                 ModelRecord.of(encoder),
                 ModelRecord.of(cross_encoder) if cross_encoder else None,
@@ -325,11 +329,12 @@ def _write_parts(
     dense: tuple[np.ndarray, np.ndarray],
     cross: tuple[np.ndarray, np.ndarray] | None,
     progress: Progress,
+    reprints: Mapping[str, str],
 ) -> None:
     """Write the store, the BM25 index, the vector indexes and the title vectors into the
     new build. `dense` and `cross` are each model's (paragraph, title) vectors."""
     with progress("indexing", 3 if cross is None else 4) as advance:
-        writer.store(articles, paragraphs)
+        writer.store(articles, paragraphs, reprints)
         advance(1)
         writer.lexical(LexicalIndex.build([analyze(p.text) for p in paragraphs]))
         advance(1)

@@ -14,20 +14,9 @@ import re
 from collections.abc import Callable
 
 from core.records import Article, Paragraph
-
-# Lower-cased words that end with a dot without ending a sentence ("в 2019 г. Москва").
-ABBREVIATIONS = frozenset(
-    {
-        *("г", "гг", "т.е", "т.д", "т.п", "т.к", "др", "пр", "им", "ул", "д", "см", "стр"),
-        *("рис", "млн", "млрд", "тыс", "руб", "коп", "долл", "проф", "акад", "доц", "ген"),
-        *("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e"),
-    }
-)
+from index.sentences import sentence_spans
 
 _BLANK_LINE = re.compile(r"\n\s*\n")
-# Sentence-final punctuation, optional closing quotes/brackets, then whitespace.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+")
-_OPENERS = "\"'«„“‘([-–—"
 _WORD_OR_PUNCT = re.compile(r"\w+|[^\w\s]")
 
 # multilingual-e5's SentencePiece vocabulary splits a Russian word into ~1.5-2.5 pieces;
@@ -42,14 +31,6 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(words * PIECES_PER_WORD) + (len(units) - words)
 
 
-def _is_abbreviation(before: str) -> bool:
-    """Whether the word ending right before a single '.' is an abbreviation or initial."""
-    word = before.rsplit(maxsplit=1)[-1].lstrip(_OPENERS) if before.strip() else ""
-    if len(word) == 1 and word.isupper():  # an initial: "А. С. Пушкин"
-        return True
-    return word.lower() in ABBREVIATIONS
-
-
 def split_sentences(text: str) -> list[str]:
     """Split Russian/English text into sentences, whitespace-normalised.
 
@@ -57,20 +38,7 @@ def split_sentences(text: str) -> list[str]:
     upper-case letter, digit, opening quote or dash; a lone '.' after an abbreviation
     ("г.", "т.е.", "Mr.") or an initial ("А. С.") is not a boundary.
     """
-    text = " ".join(text.split())
-    sentences, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        nxt = text[match.end() : match.end() + 1]
-        if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
-            continue
-        punct = match.group().rstrip()
-        if punct.rstrip("\"'»”’)]") == "." and _is_abbreviation(text[start : match.start()]):
-            continue
-        sentences.append(text[start : match.end()].strip())
-        start = match.end()
-    if start < len(text):
-        sentences.append(text[start:].strip())
-    return sentences
+    return [" ".join(text[start:end].split()) for start, end in sentence_spans(text)]
 
 
 def _pack(units: list[str], count: Callable[[str], int], max_tokens: int) -> list[str]:

@@ -61,10 +61,21 @@ class MoreHit(_Record):
     score: float = Field(description="fused score")
 
 
+class AlsoIn(_Record):
+    """Another outlet's reprint of a grouped hit's story (indexer/reprints.py)."""
+
+    OPTIONAL = frozenset({"outlet"})
+
+    article_id: str
+    title: str
+    date: NullableDate
+    outlet: str | None = Field(None, description="who published it (absent when unknown)")
+
+
 class Hit(_Record):
     """One search result: a paragraph, its article, its fused and per-leg standing."""
 
-    OPTIONAL = frozenset({"rubric", "outlet", "more"})
+    OPTIONAL = frozenset({"rubric", "outlet", "more", "sentence", "also_in"})
 
     rank: Rank = Field(description="1-based, over the whole result list (offset included)")
     id: str = Field(description='"<article_id>:<n>", n from 0')
@@ -85,6 +96,18 @@ class Hit(_Record):
         None,
         description="group=article only (absent otherwise): the article's other paragraphs "
         "among the results, best first",
+    )
+    sentence: str | None = Field(
+        None,
+        description="a paragraph in another script than the query (an English query, a "
+        "Russian paragraph) and of two sentences or more: its sentence nearest the query in "
+        "meaning, the one the snippet marks instead of words (absent otherwise)",
+    )
+    also_in: list[AlsoIn] | None = Field(
+        None,
+        description="group=article only, for a story reprinted by other outlets (found at "
+        "index time): the other reprints, oldest first; the hit is the best-ranked of them "
+        "(absent otherwise)",
     )
 
 

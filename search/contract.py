@@ -11,6 +11,7 @@ search/answer.py; every front end imports both from here.
 """
 
 from search.answer import (
+    AlsoIn,
     ArticleMeta,
     ArticleParagraph,
     ArticleWithParagraphs,
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_QUERY_CHARS",
     "MODES",
+    "AlsoIn",
     "ArticleMeta",
     "ArticleParagraph",
     "ArticleWithParagraphs",

@@ -36,11 +36,15 @@ from search.fusion import (
     FUSIONS,
     TRUSTED_ALPHA,
 )
+from search.syntax import BLANK, ParsedQuery, parse
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
 MAX_FILTER_CHARS = 200  # an outlet or rubric name
+ONLY_OPERATORS = (
+    'q has nothing to search for: only operators (-word, OR, ""); add a word that is not excluded'
+)
 # sort=date orders the first DATE_POOL results of the relevance ranking (the relevance floor):
 # deeper results are too loosely related to the query to be worth listing by date.
 DATE_POOL = 200
@@ -49,17 +53,8 @@ Mode = Literal["hybrid", "bm25", "semantic"]
 Fusion = Literal[FUSIONS]  # type: ignore[valid-type]
 Group = Literal["none", "article"]
 Sort = Literal["relevance", "date"]
+Syntax = Literal["on", "off"]
 MODES: tuple[str, ...] = get_args(Mode)
-
-# The white space a query is trimmed of: JavaScript's (ECMA-262 WhiteSpace and LineTerminator),
-# which is what the OpenAPI pattern "\S" for `q` means. Python's str.strip() also drops the
-# control characters U+001C-U+001F and U+0085 (a schema-valid "\x1e" query became empty) and
-# keeps U+FEFF (a schema-invalid one was searched).
-BLANK = (
-    "\t\n\v\f\r \u00a0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 
 # Query-string syntax, ASCII only: int() and \d would also take other scripts' digits.
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
@@ -86,7 +81,11 @@ class SearchRequest(BaseModel):
 
     q: str = Field(
         max_length=MAX_QUERY_CHARS,
-        description="the question, in any language; not only whitespace",
+        description="the question, in any language; not only whitespace. Syntax: "
+        '"a phrase" (its words side by side, in order; a quote left open is ignored), '
+        "-word (no result holds it), a OR b (either; upper-case OR). Words alone rank as "
+        "always: nothing is required. A query with no word outside its operators "
+        '(-foo, OR, "") is refused',
         json_schema_extra={"minLength": 1, "pattern": r"\S"},
     )
     k: int = Field(10, ge=1, le=MAX_K, description="page size")
@@ -112,6 +111,11 @@ class SearchRequest(BaseModel):
         "(undated last, equal dates by relevance)",
     )
 
+    syntax: Syntax = Field(
+        "on",
+        description='off: q is plain words; quotes, a leading "-" and OR are text (for pasted '
+        "text that is not meant as query syntax)",
+    )
     source: str | None = Field(
         None,
         min_length=1,
@@ -150,6 +154,18 @@ class SearchRequest(BaseModel):
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from must not be after date_to")
         return self
+
+    @model_validator(mode="after")
+    def _something_to_search(self) -> SearchRequest:
+        """A query that is only operators (`-foo`, `OR`, `""`) has nothing to search for."""
+        if self.parsed.empty:
+            raise ValueError(ONLY_OPERATORS)
+        return self
+
+    @property
+    def parsed(self) -> ParsedQuery:
+        """`q` read by the query syntax (search/syntax.py), or as plain words with syntax=off."""
+        return parse(self.q, operators=self.syntax == "on")
 
     def __init__(self, **values: Any) -> None:
         """Validate `values`; a bad one raises InvalidParameter naming it."""
@@ -249,7 +265,8 @@ def problem(name: str, field: FieldInfo) -> str:
 def _invalid(model: type[BaseModel], exc: ValidationError) -> InvalidParameter:
     """The first validation error as InvalidParameter, in the field's own words."""
     error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else "date_from"
+    # A model-level error (loc empty) names its parameter first: "date_from must not be ..."
+    name = str(error["loc"][0]) if error["loc"] else str(error["ctx"]["error"]).split()[0]
     if name == "q":
         if error["type"] == "missing":
             return InvalidParameter("q", "q is required")

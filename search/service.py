@@ -19,8 +19,8 @@ from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
 from index.format import LoadedIndex, current_build, load_build
 from index.manifest import Expected
-from index.text import analyze
 from search import fusion as fuse
+from search import reprints
 from search.contract import (
     DATE_POOL,
     ArticleMeta,
@@ -35,7 +35,10 @@ from search.contract import (
     Stats,
 )
 from search.floor import is_nonsense
-from search.snippets import snippet
+from search.phrases import required_rows, without_excluded
+from search.sentences import across_scripts, nearest_sentences
+from search.snippets import sentence_snippet, snippet
+from search.syntax import ParsedQuery
 
 if TYPE_CHECKING:
     from encoders.base import Encoder
@@ -58,7 +61,8 @@ class Searcher:
 
     `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
     which only evaluation uses to measure each model on its own. `floor` turns the relevance
-    floor (search/floor.py) on or off.
+    floor (search/floor.py) on or off. `sentences` marks the sentence of a cross-script hit
+    (search/sentences.py); evaluation, which reads no snippet, turns it off.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Searcher:
         cross: Encoder | None = None,
         dense: str = "both",
         floor: bool = True,
+        sentences: bool = True,
     ) -> None:
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -76,6 +81,7 @@ class Searcher:
         self.cross = cross
         self.dense = dense
         self.floor = floor
+        self.sentences = sentences
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -130,25 +136,30 @@ class Searcher:
         """One page of results for `request` (the API contract: search/contract.py)."""
         started = time.perf_counter()
         index = self.current()
-        allowed = _allowed(index, request)
+        parsed = request.parsed  # phrases, exclusions, OR: search/syntax.py
+        allowed = required_rows(index, parsed, _allowed(index, request))
         depth = _depth(request)
-        terms = analyze(request.q)
+        terms, text = parsed.terms, parsed.text
         mode = request.mode
         lexical = index.lexical.search(terms, depth, allowed) if mode != "semantic" else []
         semantic = []
-        if mode != "bm25" and not self._below_floor(index, request.q, terms, lexical):
-            semantic = self._semantic(index, request.q, depth, allowed)
-        ranked, alpha = _fused(index, terms, request, lexical, semantic)
-        more = None
+        if mode != "bm25" and not self._below_floor(index, text, terms, lexical):
+            semantic = self._semantic(index, text, depth, allowed)
+        lexical, semantic = (without_excluded(index, parsed, leg) for leg in (lexical, semantic))
+        ranked, alpha = _fused(index, parsed, request, lexical, semantic)
+        more, also = None, {}
         if request.group == "article":
             ranked, more = _by_article(index, ranked)
+            ranked, more, also = reprints.collapse(index.store, ranked, more)
         if request.sort == "date":
             ranked = _newest_first(index, ranked[:DATE_POOL])
         total, relation = _total(index, request, lexical, semantic, ranked)
         page = ranked[request.offset : request.offset + request.k]
-        hits = _hits(index, request.q, page, request.offset, lexical, semantic)
+        hits = _hits(index, text, page, request.offset, lexical, semantic)
         if more is not None:
-            hits = _with_more(index, request.q, hits, page, more)
+            hits = _with_more(index, text, hits, page, more)
+        hits = self._sentences_marked(index, text, hits)
+        hits = reprints.with_also_in(hits, page, also)
         return SearchResult(
             query=request.q,
             mode=mode,
@@ -214,6 +225,25 @@ class Searcher:
             for (vector, ranking), share, (_, _, titles) in zip(found, shares, models, strict=True)
         ]
 
+    def _sentences_marked(self, index: LoadedIndex, query: str, hits: list[Hit]) -> list[Hit]:
+        """`hits`, those in another script than `query` with the sentence nearest it marked
+        (search/sentences.py), by the cross-lingual model when the index has one."""
+        across = [i for i, hit in enumerate(hits) if across_scripts(query, hit.text)]
+        if not across or not self.sentences:
+            return hits
+        encoder = self.cross if index.cross is not None and self.cross else self.encoder
+        spans = nearest_sentences(encoder, query, [hits[i].text for i in across])
+        marked = list(hits)
+        for i, span in zip(across, spans, strict=True):
+            if span is not None:
+                hit = hits[i]
+                update = {
+                    "snippet": sentence_snippet(hit.text, span),
+                    "sentence": hit.text[slice(*span)],
+                }
+                marked[i] = hit.model_copy(update=update)
+        return marked
+
     def article(self, article_id: str) -> ArticleWithParagraphs | None:
         """An article and its paragraphs, or None for an unknown id."""
         store = self.current().store
@@ -245,7 +275,7 @@ class Searcher:
 
 def _fused(
     index: LoadedIndex,
-    terms: list[str],
+    parsed: ParsedQuery,
     request: SearchRequest,
     lexical: Ranking,
     semantic: Ranking,
@@ -260,20 +290,22 @@ def _fused(
     if fusion == "convex":
         return fuse.convex(lexical, semantic, alpha or 0.0), alpha
     if fusion == "coverage":
-        coverage = _coverage(index, terms, lexical)
+        coverage = _coverage(index, parsed.alternatives, lexical)
         if request.alpha is None:  # the default weight follows the query's own evidence
-            same_script = index.in_main_script(request.q)
+            same_script = index.in_main_script(parsed.text)
             alpha = fuse.coverage_alpha(lexical, coverage, same_script)
         weights = {doc: c**COVERAGE_POWER for doc, c in coverage.items()}
         return fuse.convex(lexical, semantic, alpha or 0.0, weights), alpha
     if fusion == "coverage-rrf":
-        weights = {doc: c**COVERAGE_POWER for doc, c in _coverage(index, terms, lexical).items()}
+        coverage = _coverage(index, parsed.alternatives, lexical)
+        weights = {doc: c**COVERAGE_POWER for doc, c in coverage.items()}
         return fuse.rrf([lexical, semantic], weights=[weights, None]), None
     return fuse.rrf([lexical, semantic]), None
 
 
-def _coverage(index: LoadedIndex, terms: list[str], lexical: Ranking) -> dict[int, float]:
-    """Each BM25 hit's share of the query's IDF mass (0..1).
+def _coverage(index: LoadedIndex, terms: list[list[str]], lexical: Ranking) -> dict[int, float]:
+    """Each BM25 hit's share of the query's IDF mass (0..1); `terms` are the query's groups
+    (a term each, or the alternatives of `a OR b`: ParsedQuery.alternatives).
 
     Raised to COVERAGE_POWER it weighs the hit: an English query over Russian text, or a
     paraphrase, often matches a paragraph on one incidental word (a number, a Latin name);
@@ -337,7 +369,7 @@ def _total(
     more = any(len(leg) >= MIN_DEPTH for leg in (lexical, semantic))  # a leg cut short
     if request.group == "article":
         paragraphs = index.store.paragraphs(sorted(counted))
-        counted = {paragraphs[doc].article_id for doc in counted}
+        counted = reprints.article_key(index.store, {paragraphs[d].article_id for d in counted})
     return len(counted), "gte" if more else "eq"
 
 

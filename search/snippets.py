@@ -67,6 +67,18 @@ def snippet(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
     return "".join(parts)
 
 
+def sentence_snippet(text: str, span: tuple[int, int], max_chars: int = MAX_CHARS) -> str:
+    """HTML for `text` with the sentence at `span` in <mark> (search/sentences.py: a hit in
+    another script than its query), cut to a window that starts with it when long."""
+    start, end = _window(text, [span], max_chars)
+    s, e = max(span[0], start), min(span[1], end)
+    parts = [ELLIPSIS] if start > 0 else []
+    parts += [escape(text[start:s]), "<mark>", escape(text[s:e]), "</mark>", escape(text[e:end])]
+    if end < len(text):
+        parts.append(ELLIPSIS)
+    return "".join(parts)
+
+
 def highlight(text: str, query: str) -> str:
     """HTML for the whole of `text` with the query's words in <mark> (the article page)."""
     return snippet(text, query, max_chars=len(text))

@@ -99,6 +99,7 @@ class StubSearcher:
     """Answers every query with the same two hits, "a:0" then "b:0"."""
 
     dense = "both"
+    sentences = False  # as evaluation searches (eval/harness.py: _with_dense)
 
     def search(self, request: object) -> object:
         return type("Found", (), {"results": [hit("a:0"), hit("b:0")]})()

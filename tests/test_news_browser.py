@@ -134,3 +134,20 @@ def test_results_narrow_to_an_outlet_at_phone_width(news_server, no_js) -> None:
     assert "source=" in no_js.current_url
     outlets = {a.text for a in no_js.find_elements(By.CSS_SELECTOR, "li.result a.outlet")}
     assert len(outlets) == 1 and _overflow(no_js) <= 0
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_syntax_help_opens_without_javascript(news_server, no_js, size) -> None:
+    from selenium.webdriver.common.by import By
+
+    _size(no_js, size)
+    no_js.get(news_server + "/?q=%22порт+Чанкай%22+-Перу&mode=bm25")
+    help_ = no_js.find_element(By.CSS_SELECTOR, "details.syntax")
+    example = help_.find_element(By.TAG_NAME, "dl")
+    assert not example.is_displayed()
+    help_.find_element(By.TAG_NAME, "summary").click()
+    assert example.is_displayed() and "OR" in example.text
+    snippets = no_js.find_elements(By.CSS_SELECTOR, "p.snippet")
+    assert snippets and not any("Перу" in s.text for s in snippets)
+    assert _overflow(no_js) <= 0
+    _screenshot(no_js, f"news-syntax-{'phone' if size == PHONE else 'desktop'}")

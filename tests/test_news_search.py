@@ -273,13 +273,15 @@ def test_a_store_written_before_outlets_reads_as_one_without_them(tmp_path: Path
 
     path = tmp_path / "store.sqlite"
     with sqlite3.connect(path) as db:
-        db.executescript(SCHEMA.replace(", outlet TEXT", ""))
+        old = "\n".join(line for line in SCHEMA.splitlines() if "reprint" not in line)
+        db.executescript(old.replace(", outlet TEXT,", ""))
         db.execute("INSERT INTO articles VALUES ('a', 'T', '2025-09-01', NULL, 'Р', 'a.txt')")
         db.execute("INSERT INTO paragraphs VALUES (0, 'a:0', 'a', 0, 'Порт.')")
     db.close()
     store = Store(path)
     assert store.articles(["a"])["a"].outlet is None
     assert store.rows_matching(rubric="р") == [0] and store.rows_matching(outlet="ТАСС") == []
+    assert store.reprint_groups(["a"]) == {} and store.reprint_members(["a"]) == {}
     store.close()
 
 

@@ -30,6 +30,7 @@ from search.contract import (
     trim_query,
 )
 from search.snippets import highlight
+from search.syntax import parse
 from web.errors import STATUS, status_of
 from web.searcher import get_searcher
 
@@ -238,11 +239,12 @@ def article(article_id: str) -> ResponseReturnValue:
     q = trim_query(request.args.get("q", ""))[:MAX_QUERY_CHARS]
     mode = _given_mode()
     back = url_for("pages.search", q=q or None, mode=mode, **_carried())
+    words = parse(q).text  # marked: the query's words, not its operators ("-Перу")
     return render_template(
         "article.html",
         article=meta,
         title_lang=_lang(meta.title),
-        paragraphs=[(p, highlight(p.text, q), _lang(p.text)) for p in found.paragraphs],
+        paragraphs=[(p, highlight(p.text, words), _lang(p.text)) for p in found.paragraphs],
         hl=request.args.get("hl", type=int),
         source_url=_web_url(meta.url),
         back=back,
