@@ -11,6 +11,7 @@ cluster's nodes need the models' packages, not the corpus or the index folder.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -43,7 +44,12 @@ class ActorPlan:
 
     actors: int
     gpus: bool  # each actor takes one GPU and runs the model there (CUDA)
-    per_node: int  # actors a node runs at most, to share its cores among
+    nodes: int  # alive nodes the actors spread over
+
+    @property
+    def per_node(self) -> int:
+        """Actors a node runs at most (evenly spread), to share its cores among."""
+        return math.ceil(self.actors / max(self.nodes, 1))
 
     @classmethod
     def for_cluster(
@@ -55,7 +61,12 @@ class ActorPlan:
         if use_gpus and info.gpus < 1:
             raise RayUnavailable(f"--ray-gpus: the Ray cluster at {info.address!r} has no GPU")
         count = max(1, actors or (int(info.gpus) if use_gpus else info.nodes))
-        return cls(count, use_gpus, math.ceil(count / max(info.nodes, 1)))
+        return cls(count, use_gpus, info.nodes)
+
+    def at_most(self, actors: int) -> ActorPlan:
+        """This plan with no more than `actors` actors (an idle one would load models in
+        vain)."""
+        return dataclasses.replace(self, actors=max(1, min(self.actors, actors)))
 
     def describe(self) -> str:
         """For the terminal: "2 actors (CPU)", "4 actors (GPU)"."""
@@ -110,10 +121,10 @@ class RayPrefill:
         """Stream `todo` through the actors, each batch's vectors into every cache."""
         import ray
 
-        label = f"ray encoding, {self.plan.describe()}"
+        plan = self.plan.at_most(math.ceil(len(todo) / BATCH))  # an actor per batch at most
         try:
-            with progress(label, len(todo)) as advance:
-                for rows, vectors in self._batches(todo, encoders):
+            with progress(f"ray encoding, {plan.describe()}", len(todo)) as advance:
+                for rows, vectors in self._batches(todo, encoders, plan):
                     keys = [todo[i][0] for i in rows]
                     for cache, block in zip(caches, vectors, strict=True):
                         cache.put(zip(keys, block, strict=True))
@@ -124,23 +135,24 @@ class RayPrefill:
             ) from exc
 
     def _batches(
-        self, todo: list[tuple[bytes, str]], encoders: Sequence[Encoder]
+        self, todo: list[tuple[bytes, str]], encoders: Sequence[Encoder], plan: ActorPlan
     ) -> Iterator[tuple[Sequence[int], list[Any]]]:
-        """(rows of `todo`, one vector block per model) as the actors finish batches."""
+        """(rows of `todo`, one vector block per model) as the actors finish batches: one
+        block of rows a batch, so that the batches spread over the actors."""
         import ray.data
 
         _quiet(ray.data)
         items = [{"i": i, "text": text} for i, (_, text) in enumerate(todo)]
-        blocks = max(1, math.ceil(len(items) / BATCH))
+        blocks = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / BATCH))
         expected = [Expected(e.name, e.fingerprint, e.dimension) for e in encoders]
-        vectors = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+        vectors = blocks.map_batches(
             EncodeActor,
-            fn_constructor_args=(self.loaders, expected, "cuda" if self.plan.gpus else "cpu"),
-            fn_constructor_kwargs={"per_node": self.plan.per_node},
+            fn_constructor_args=(self.loaders, expected, "cuda" if plan.gpus else "cpu"),
+            fn_constructor_kwargs={"per_node": plan.per_node},
             batch_size=BATCH,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.plan.actors),
-            **self.plan.remote_args(),
+            compute=ray.data.ActorPoolStrategy(size=plan.actors),
+            **plan.remote_args(),
         )
         for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
             yield batch["i"].tolist(), [batch[f"m{j}"] for j in range(len(encoders))]

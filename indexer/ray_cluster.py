@@ -123,7 +123,7 @@ def _host_port(address: str) -> tuple[str, int]:
         port = parts.port
     except ValueError as exc:
         raise RayUnavailable(f"not a Ray address: {address!r} ({exc})") from exc
-    if not parts.hostname:
+    if not parts.hostname or ("://" in address and not client):
         raise RayUnavailable(
             f"not a Ray address: {address!r}; give local, auto, host:port or ray://host:port"
         )
