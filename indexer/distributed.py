@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import SearchError
 from indexer.cache import EmbeddingCache, text_key
 from indexer.ray_actor import EncodeActor, Expected, Loader
 from indexer.ray_cluster import ClusterInfo, RayUnavailable
@@ -34,7 +36,7 @@ BATCH = 64  # passages per actor call: one cache commit and one progress step (E
 ACTOR_CPUS = 0.5
 
 
-class RayEncodingFailed(RuntimeError):
+class RayEncodingFailed(SearchError):
     """The cluster could not encode (an actor or a node failed); the message is one line."""
 
 
@@ -165,7 +167,7 @@ def _quiet(data: Any) -> None:
     context.enable_auto_log_stats = False
     for handler in logging.getLogger("ray.data").handlers:
         if handler.name == "console":  # its file handler keeps everything, in the session logs
-            handler.setLevel(logging.WARNING)
+            handler.setLevel(logging.CRITICAL)  # a failure is RayEncodingFailed's one line
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled"
 
 
@@ -184,8 +186,13 @@ def _missing(
 
 
 def _cause(exc: BaseException) -> str:
-    """The first line of what failed on the cluster (a task's error rather than Ray's
-    wrapping of it, which carries the remote traceback)."""
-    cause = getattr(exc, "cause", None) or exc
-    lines = [line for line in str(cause).strip().splitlines() if line.strip()]
-    return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:300]
+    """What failed on the cluster, in one line: the last line of Ray's report, which ends
+    with the remote error ("indexer.ray_actor.ModelMismatch: ..." becomes "ModelMismatch:
+    ..."); the error's type and first line when that is not of this form."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    last = re.fullmatch(
+        r"(?:\w+\.)*(\w+(?:Error|Mismatch|Exception)): (.+)", lines[-1] if lines else ""
+    )
+    if last:
+        return f"{last[1]}: {last[2]}"[:300]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]

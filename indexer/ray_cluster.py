@@ -90,7 +90,7 @@ def _connect(ray: Any, address: str) -> None:
     if address == LOCAL:
         # Ray turns token authentication on for the instance it starts, and says so: noise here.
         logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
-        ray.init(num_cpus=local_cpus(), include_dashboard=False, **quiet)
+        ray.init(address="local", num_cpus=local_cpus(), include_dashboard=False, **quiet)
         return
     _check_reachable(address)
     try:
