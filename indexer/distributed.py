@@ -131,7 +131,7 @@ class RayPrefill:
                     for cache, block in zip(caches, vectors, strict=True):
                         cache.put(zip(keys, block, strict=True))
                     advance(len(keys))
-        except (ray.exceptions.RayError, ray.exceptions.RaySystemError) as exc:
+        except ray.exceptions.RayError as exc:
             raise RayEncodingFailed(
                 f"encoding on Ray at {self.info.address!r} failed: {_cause(exc)}"
             ) from exc

@@ -19,6 +19,9 @@ from click.testing import CliRunner
 from core.config import Settings
 from index.format import load_index
 from indexer.build import reindex
+from indexer.cache import EmbeddingCache, text_key
+from indexer.distributed import ActorPlan, _cause, _missing
+from indexer.ray_cluster import ClusterInfo, RayUnavailable
 from manage import cli
 from search.contract import SearchRequest
 from search.service import Searcher
@@ -122,3 +125,38 @@ def test_an_address_without_a_cluster_is_a_clear_error(tmp_path, address, says):
     assert result.exit_code == 1
     assert says in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("nodes", "gpus", "actors", "use_gpus", "want"),
+    [
+        (2, 0, None, None, (2, False, 1)),  # one CPU actor a node
+        (2, 4, None, None, (4, True, 2)),  # one GPU actor a GPU
+        (2, 4, None, False, (2, False, 1)),  # --no-ray-gpus
+        (1, 0, 3, None, (3, False, 3)),  # --ray-actors 3 on one node: they share its cores
+    ],
+)
+def test_the_actor_plan_follows_the_cluster(nodes, gpus, actors, use_gpus, want):
+    plan = ActorPlan.for_cluster(ClusterInfo("x", nodes, 4.0, gpus), actors, use_gpus)
+    assert (plan.actors, plan.gpus, plan.per_node) == want
+    assert plan.at_most(1).actors == 1 and plan.at_most(100).actors == plan.actors
+
+
+def test_gpus_the_cluster_lacks_are_refused_by_address():
+    with pytest.raises(RayUnavailable, match="'head:6379' has no GPU"):
+        ActorPlan.for_cluster(ClusterInfo("head:6379", 2, 4.0, 0.0), None, True)
+
+
+def test_only_what_some_cache_lacks_is_sent_shortest_first(tmp_path):
+    one, two = (EmbeddingCache(tmp_path / "e.sqlite", name, 2) for name in ("one", "two"))
+    one.put([(text_key("bb"), np.ones(2)), (text_key("ccc"), np.ones(2))])
+    two.put([(text_key("bb"), np.ones(2))])
+    texts = ["ccc", "a", "bb", "a"]
+    assert [text for _, text in _missing(texts, [one, two], full=False)] == ["a", "ccc"]
+    assert [text for _, text in _missing(texts, [one, two], full=True)] == ["a", "bb", "ccc"]
+
+
+def test_a_remote_error_is_told_by_its_last_line():
+    report = "The actor died in its creation task\n  ...\nindexer.ray_actor.ModelMismatch: no"
+    assert _cause(RuntimeError(report)) == "ModelMismatch: no"
+    assert _cause(RuntimeError("lost\nmore")) == "RuntimeError: lost"
