@@ -95,7 +95,7 @@ def _connect(ray: Any, address: str) -> None:
     _check_reachable(address)
     try:
         ray.init(address=address, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, ImportError) as exc:  # ray:// needs grpcio
         raise RayUnavailable(f"cannot join the Ray cluster at {address!r}: {_line(exc)}") from exc
 
 
