@@ -97,6 +97,7 @@ def _dtype(settings: Settings, model: str) -> str:
 @click.option(
     "--ray-actors",
     type=click.IntRange(1),
+    metavar="N",
     help="Encoding actors on Ray. Default: one per GPU, else one per node.",
 )
 @click.option(
