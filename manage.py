@@ -164,11 +164,11 @@ def _ray_prefill(
     from indexer.ray_cluster import ray_session
 
     settings: Settings = ctx.obj["settings"]
-    loaders = ctx.obj.get("ray_loaders") or default_loaders(
-        model, settings.cache_dir, _dtype(settings), settings.cross_model
-    )
     with ray_session(address) as info:
         plan = ActorPlan.for_cluster(info, actors, gpus)
+        loaders = ctx.obj.get("ray_loaders") or default_loaders(
+            model, settings.cache_dir, _dtype(settings, model), settings.cross_model, plan.gpus
+        )
         offers = f"{info.nodes} node(s), {info.cpus:g} CPU(s), {info.gpus:g} GPU(s)"
         click.echo(f"Ray at {address}: {offers}; encoding on {plan.describe()}")
         yield RayPrefill(info, plan, loaders)

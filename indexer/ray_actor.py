@@ -11,6 +11,7 @@ Ray imports this module on every worker.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,21 +38,32 @@ class ModelMismatch(ModelError):
 class SentenceModel:
     """Loads the e5 encoder (or any sentence-transformers model) as the local build does.
 
-    `dtype` is the driver's, already resolved ("float32" or "bfloat16"): "auto" would be
-    resolved again against each node's CPU, and a node with bfloat16 would give other vectors.
-    `cache_dir` is where the bundled model is converted (once per node, a few seconds).
+    `precision` is the driver's, already resolved: "float32" or "bfloat16" (torch) or
+    "onnx-fp32" or "onnx-int8" (ONNX Runtime, the bundled model only). "auto" would be
+    resolved again against each node's CPU, and a node with native bfloat16 would compute
+    other vectors than the driver's. `cache_dir` is where the bundled model is converted
+    (and exported to ONNX): once per node, in seconds.
     """
 
     name: str
     cache_dir: str
-    dtype: str
+    precision: str
 
     def __call__(self, device: str, threads: int) -> Encoder:
+        # Ray starts its workers with OMP_NUM_THREADS=1; ONNX Runtime sizes its passage
+        # session by it (encoders/onnx_encoder.py), torch is given `threads` itself.
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if self.precision.startswith("onnx-"):
+            from encoders.encoder import load_encoder
+
+            return load_encoder(
+                self.name, Path(self.cache_dir), "auto", runtime=self.precision, query_cache=0
+            )
         from encoders.encoder import SentenceTransformerEncoder
 
         return SentenceTransformerEncoder(
-            self.name, cache_dir=Path(self.cache_dir), device=device, dtype=self.dtype,
-            threads=threads,  # Ray sets OMP_NUM_THREADS=1 in its workers: torch would use one
+            self.name, cache_dir=Path(self.cache_dir), device=device, dtype=self.precision,
+            query_cache=0, threads=threads,
         )  # fmt: skip
 
 
@@ -70,10 +82,18 @@ class CrossModel:
         return model  # type: ignore[return-value]  # USE has the Encoder's vector half
 
 
-def default_loaders(model: str, cache_dir: Path, dtype: str, cross_model: str) -> list[Loader]:
+def default_loaders(
+    model: str, cache_dir: Path, precision: str, cross_model: str, gpus: bool
+) -> list[Loader]:
     """How actors load what `manage.py reindex` loads: the model, then the cross-lingual one
-    unless it is "none". `dtype` must be resolved already (see SentenceModel)."""
-    loaders: list[Loader] = [SentenceModel(model, str(Path(cache_dir).absolute()), dtype)]
+    unless it is "none". `precision` is resolved already (see SentenceModel); GPU actors
+    run torch, so an ONNX precision with `gpus` is a ModelError saying what to set."""
+    if gpus and precision.startswith("onnx-"):
+        raise ModelError(
+            f"GPU actors run the model with torch, and this build runs it on {precision}: "
+            "set POISK_RUNTIME=torch, or use --no-ray-gpus"
+        )
+    loaders: list[Loader] = [SentenceModel(model, str(Path(cache_dir).absolute()), precision)]
     if cross_model != "none":
         loaders.append(CrossModel(cross_model))
     return loaders
@@ -117,5 +137,5 @@ def _check(model: Encoder, want: Expected) -> None:
         raise ModelMismatch(
             f"a Ray node loaded {want.name!r} as {model.fingerprint[:12]} "
             f"({model.dimension}-d), the driver has {want.fingerprint[:12]} ({want.dimension}-d): "
-            "install the same packages on every node and give them the same dtype"
+            "install the same packages on every node and give them the same runtime and dtype"
         )
