@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,25 @@ def _dtype(settings: Settings, model: str) -> str:
     is_flag=True,
     help="Do not group reprints of one story (default: grouped, unless $POISK_REPRINTS=off).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Encode the paragraphs not in the cache on Ray: local (a Ray instance on this "
+    "machine), auto (the running cluster, or $RAY_ADDRESS) or an address (host:port, "
+    "ray://host:port). See docs/distributed.md.",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Encoding actors on Ray. Default: one per GPU, else one per node.",
+)
+@click.option(
+    "--ray-gpus/--no-ray-gpus",
+    default=None,
+    help="Give each Ray actor a GPU (CUDA). Default: when the cluster has GPUs.",
+)
 @click.pass_context
 @one_line_errors
 def reindex(
@@ -95,6 +116,9 @@ def reindex(
     if_stale: bool,
     follow_symlinks: bool,
     no_reprints: bool,
+    ray_address: str | None,
+    ray_actors: int | None,
+    ray_gpus: bool | None,
 ) -> None:
     """Build the index from a folder of articles and swap it in atomically."""
     from indexer import preflight
@@ -111,17 +135,43 @@ def reindex(
             click.echo(f"index at {index_dir} is up to date with {source}")
             return
     preflight.check(source, index_dir, follow_symlinks)  # before the models' seconds-long load
-    started = time.perf_counter()
-    encoder = _load_encoder(ctx, model, settings)
-    cross = _load_cross(ctx, settings)
-    loaded = f"model {model}" + (f" and {cross.name}" if cross else "")
-    click.echo(f"{loaded} loaded in {time.perf_counter() - started:.1f} s")
-    report = build(
-        source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
-        cross_encoder=cross, follow_symlinks=follow_symlinks,
-        reprints=settings.reprints and not no_reprints,
-    )  # fmt: skip
+    with _ray_prefill(ctx, ray_address, ray_actors, ray_gpus, model) as prefill:
+        started = time.perf_counter()
+        encoder = _load_encoder(ctx, model, settings)
+        cross = _load_cross(ctx, settings)
+        loaded = f"model {model}" + (f" and {cross.name}" if cross else "")
+        click.echo(f"{loaded} loaded in {time.perf_counter() - started:.1f} s")
+        report = build(
+            source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
+            cross_encoder=cross, follow_symlinks=follow_symlinks, prefill=prefill,
+            reprints=settings.reprints and not no_reprints,
+        )  # fmt: skip
     print_report(report, source, index_dir)
+
+
+@contextmanager
+def _ray_prefill(
+    ctx: click.Context, address: str | None, actors: int | None, gpus: bool | None, model: str
+) -> Iterator[Any]:
+    """Connected to Ray for the block when `address` is given (before the models load, so
+    that a wrong address is known at once), yielding the build's prefill hook; else None.
+    Tests put the actors' model loaders into ctx.obj["ray_loaders"]."""
+    if address is None:
+        yield None
+        return
+    from indexer.distributed import ActorPlan, RayPrefill
+    from indexer.ray_actor import default_loaders
+    from indexer.ray_cluster import ray_session
+
+    settings: Settings = ctx.obj["settings"]
+    with ray_session(address) as info:
+        plan = ActorPlan.for_cluster(info, actors, gpus)
+        loaders = ctx.obj.get("ray_loaders") or default_loaders(
+            model, settings.cache_dir, _dtype(settings, model), settings.cross_model, plan.gpus
+        )
+        offers = f"{info.nodes} node(s), {info.cpus:g} CPU(s), {info.gpus:g} GPU(s)"
+        click.echo(f"Ray at {address}: {offers}; encoding on {plan.describe()}")
+        yield RayPrefill(info, plan, loaders)
 
 
 def _searcher(ctx: click.Context, index_dir: Path | None) -> Any:

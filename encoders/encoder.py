@@ -56,6 +56,9 @@ class SentenceTransformerEncoder:
     AVX512-BF16: 2.3x faster passage encoding, MRR within 0.01; README "Encoding speed"),
     else in float32. bfloat16 vectors differ slightly from float32 ones, so the dtype is part
     of the fingerprint: the embedding cache and the index never mix the two.
+
+    ``threads`` is how many torch threads encode a batch of passages (None: torch's count
+    now; a Ray actor passes its share of its node's cores, Ray having set torch's to one).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class SentenceTransformerEncoder:
         batch_size: int = 32,
         dtype: str = "auto",
         query_cache: int = DEFAULT_ENTRIES,
+        threads: int | None = None,
     ) -> None:
         self.name = model_name_or_path
         self.batch_size = batch_size
@@ -76,7 +80,7 @@ class SentenceTransformerEncoder:
         if self.dtype != "float32":
             self._model.to(getattr(_torch(), self.dtype))
         self._count = _token_counter(self._model.tokenizer)
-        self._threads = _torch().get_num_threads()
+        self._threads = threads or _torch().get_num_threads()  # of a batch of passages
         self.dimension = _dimension(self._model, model_name_or_path)
         self._query_prompt = _prompt_name(self._model, ("query",))
         self._passage_prompt = _prompt_name(self._model, ("passage", "document"))

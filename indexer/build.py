@@ -50,6 +50,10 @@ if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
 
 # progress(label, total) opens a bar; the callable it yields advances it by n steps.
 Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]
+# prefill(passages, titles, encoders, cache_dir, full, progress) encodes elsewhere (on Ray:
+# indexer/distributed.py) what the embedding cache lacks (everything with `full`), puts it
+# there, and returns how many distinct passages it encoded; the build then reads the cache.
+Prefill = Callable[[Sequence[str], Sequence[str], Sequence["Encoder"], Path, bool, Progress], int]
 ENCODE_CHUNK = 64  # paragraphs encoded (and cached) between two progress updates
 
 
@@ -129,13 +133,15 @@ def reindex(
     cross_encoder: Encoder | None = None,
     follow_symlinks: bool = False,
     reprints: bool = True,
+    prefill: Prefill | None = None,
 ) -> BuildReport:
     """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
     title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
     cross-lingual set of vectors from the same texts (None: the build has none);
     `follow_symlinks` reads links that lead out of `source` (indexer/files.py); `reprints`
-    finds the articles that reprint one story (indexer/reprints.py).
+    finds the articles that reprint one story (indexer/reprints.py); `prefill` encodes
+    what the cache lacks before the build reads it (None: the build encodes here).
 
     A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
@@ -148,8 +154,14 @@ def reindex(
         paragraphs = _split(articles, encoder)
         _check_indexable(source, paragraphs, corpus.skipped)
         texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
+        sent = 0  # passages `prefill` encoded into the cache that the build then reads
+        if prefill is not None:
+            models = [m for m in (encoder, cross_encoder) if m is not None]
+            sent = prefill(texts, article_titles(articles), models, cache_dir, full, progress)
+            full = False  # the cache now holds what prefill encoded, with `full` too
         dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
         vectors, titles, encoded = dense.vectors(encoder, "")
+        encoded += sent
         cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
         report = BuildReport(
             len(articles), len(paragraphs), corpus.skipped, corpus.notes, encoded,
