@@ -68,18 +68,27 @@ class VectorIndex:
         return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "flat"
 
     def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        bitmap: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """Top-k (row, cosine) pairs for one unit-length query vector, best first.
 
-        `allowed` (row numbers) restricts the search inside FAISS, before the cut.
+        `allowed` (row numbers) or `bitmap` (rows as bits, numpy.packbits' little bit
+        order: a segment's live rows) restricts the search inside FAISS, before the cut.
         """
         if self.size == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         params = None
+        selector = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        elif bitmap is not None:
+            selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        if selector is not None:
             params = (
                 faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
                 if self.kind == "hnsw"
