@@ -28,6 +28,7 @@ from encoders.bounds import clip_all
 from index.format import BuildWriter
 from index.lexical import LexicalIndex
 from index.manifest import Expected, Manifest, ModelRecord, SourceRecord, Wanted
+from index.segments import Placement
 from index.swap import not_writable, reindex_lock
 from index.text import analyze
 from index.titles import article_rows
@@ -35,6 +36,7 @@ from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
 from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
 from indexer.files import file_digest
+from indexer.incremental import Plan, Previous, plan, previous_build
 from indexer.passages import (
     DEFAULT_PASSAGE,
     TITLE_WEIGHT,
@@ -69,6 +71,8 @@ class BuildReport:
     cached: int = 0
     seconds: float = 0.0
     build: Path | None = None
+    segments: int = 1  # segments of the new build
+    merged: int = 0  # older segments merged into its new one
 
 
 def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
@@ -122,17 +126,24 @@ def reindex(
     cache_dir: Path,
     *,
     full: bool = False,
+    incremental: bool = True,
     progress: Progress = silent,
     passage: str = DEFAULT_PASSAGE,
     title_weight: float = TITLE_WEIGHT,
     cross_encoder: Encoder | None = None,
     follow_symlinks: bool = False,
 ) -> BuildReport:
-    """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
+    """Index `source` and swap the new build in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
     title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
     cross-lingual set of vectors from the same texts (None: the build has none);
     `follow_symlinks` reads links that lead out of `source` (indexer/files.py).
+
+    When the current build fits these models and settings, the reindex is incremental
+    (indexer/incremental.py): new and edited articles go into one new segment, the older
+    segments stay, their replaced paragraphs marked deleted, and the merge policy may fold
+    some into the new one. `incremental` False builds one segment of everything; `full`
+    does too, and encodes every paragraph anew, ignoring the embedding cache.
 
     A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
@@ -141,20 +152,40 @@ def reindex(
     with reindex_lock(index_dir):
         fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
         corpus = _read(source, progress, follow_symlinks)
-        articles = corpus.articles
-        paragraphs = _split(articles, encoder)
-        _check_indexable(source, paragraphs, corpus.skipped)
-        texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
-        dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
-        vectors, titles, encoded = dense.vectors(encoder, "")
-        cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
+        expected = Expected(
+            Wanted.of(encoder),
+            Wanted.of(cross_encoder) if cross_encoder else None,
+            passage=passage,
+            title_weight=title_weight,
+        )
+        previous = previous_build(index_dir, expected) if incremental and not full else None
+        work = _work(source, corpus, encoder, previous)
+        texts = passage_texts(work.articles, work.paragraphs, passage, encoder.count_tokens)
+        dense = _Dense(
+            work.articles, work.paragraphs, texts, title_weight, cache_dir, full, progress
+        )
+        vectors, titles, encoded = (
+            dense.vectors(encoder, "") if work.paragraphs else (None, None, 0)
+        )
+        cross = (
+            dense.vectors(cross_encoder, "cross ")[:2]
+            if cross_encoder and work.paragraphs
+            else None
+        )
         report = BuildReport(
-            len(articles), len(paragraphs), corpus.skipped, corpus.notes, encoded,
-            len(paragraphs) - encoded,
+            len(corpus.articles), work.live, corpus.skipped, corpus.notes, encoded,
+            work.live - encoded, segments=len(work.kept) + bool(work.paragraphs),
+            merged=len(work.merged),
         )  # fmt: skip
         with _no_partial_build(index_dir) as writer:
             report.build = writer.path
-            _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress)
+            for segment, placement in work.kept:
+                writer.keep(previous.path, segment.record, placement)  # type: ignore[union-attr]
+            if vectors is not None:
+                writer.place(work.placement)
+                _write_parts(
+                    writer, work.articles, work.paragraphs, (vectors, titles), cross, progress
+                )
             writer.manifest(  # last: a build with a manifest is complete
                 ModelRecord.of(encoder),
                 ModelRecord.of(cross_encoder) if cross_encoder else None,
@@ -166,9 +197,28 @@ def reindex(
             writer.flush()
             writer.swap_in()
         for model in filter(None, (encoder, cross_encoder)):
-            dense.record_uses(model, report.build)
+            dense.record_uses(model, report.build, previous.path if previous else None)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _work(source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None) -> Plan:
+    """What this reindex writes: everything in one segment (no `previous` build to add
+    to), or the incremental plan over `previous`."""
+    if previous is None:
+        paragraphs = _split(corpus.articles, encoder)
+        _check_indexable(source, paragraphs, corpus.skipped)
+        placement = Placement.whole(len(paragraphs), len(corpus.articles))
+        n = len(corpus.articles)
+        return Plan([], list(corpus.articles), paragraphs, placement, [], len(paragraphs), n, 0)
+    work = plan(previous, corpus.articles, lambda article: _split([article], encoder))
+    if work.live == 0:
+        raise CorpusError(
+            f"no readable articles in {source}; nothing to index{_why(corpus.skipped)}"
+        )
+    if work.paragraphs and not any(analyze(p.text) for p in work.paragraphs) and not work.kept:
+        _check_indexable(source, work.paragraphs, corpus.skipped)
+    return work
 
 
 @contextmanager
@@ -255,8 +305,9 @@ class _Dense:
             mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
         return vectors, titles, encoded
 
-    def record_uses(self, encoder: Encoder, build: Path) -> None:
-        """Note in the embedding cache which of its vectors `build` is made of, so that
+    def record_uses(self, encoder: Encoder, build: Path, previous: Path | None = None) -> None:
+        """Note in the embedding cache which of its vectors `build` is made of (its new
+        segment's, and those `previous`, the build it added to, was made of), so that
         `manage.py cache prune` keeps them. The index is already in place: a failure here
         only means a later prune drops these vectors (and a later reindex re-encodes)."""
         titles = article_titles(self.articles)
@@ -267,6 +318,8 @@ class _Dense:
             )
             try:
                 cache.record_use(build, keys)
+                if previous is not None:
+                    cache.inherit_uses(build, previous)
             finally:
                 cache.close()
         except (sqlite3.Error, OSError):
