@@ -42,7 +42,12 @@ class RowMap:
         for i, placement in enumerate(placements):
             live = np.flatnonzero(placement.rows >= 0)
             rows = placement.rows[live]
-            if rows.size and (int(rows.max()) >= size or np.any(segment[rows] != -1)):
+            bad = rows.size and (
+                int(rows.max()) >= size
+                or np.any(segment[rows] != -1)
+                or np.unique(rows).size != rows.size
+            )
+            if bad:
                 raise IndexCorrupt(f"segments of {where} number their rows wrong; {REINDEX_HINT}")
             segment[rows], local[rows] = i, live
         return cls(segment, local, placements)

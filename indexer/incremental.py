@@ -19,13 +19,12 @@ import numpy as np
 
 from core.errors import SearchError
 from core.records import Article, Paragraph
+from index.format import STORE_NAME, load_build
 from index.manifest import Expected, Manifest, SegmentRecord
 from index.segments import Placement, article_digest, load_digests, plan_merge
 from index.store import Store
 from index.swap import current_build
 from index.titles import TITLE_ROWS_NAME
-
-STORE_NAME = "store.sqlite"  # index/format.py's name, which indexer may not import upward
 
 
 @dataclass
@@ -55,16 +54,28 @@ class Previous:
 
 def previous_build(index_dir: Path, expected: Expected) -> Previous | None:
     """The current build, when one exists that fits `expected` (the same models, analysis,
-    passages and format) and reads whole; None: the reindex builds in full."""
+    passages and format) and passes the checks a server makes when it loads it (a damaged
+    segment is not carried on); None: the reindex builds in full."""
     try:
         build = current_build(index_dir)
         manifest = Manifest.read(build)
         if manifest.mismatch(expected) is not None:
             return None
+        _check_loads(build)
         segments = [_old_segment(build, record) for record in manifest.segments]
     except (SearchError, OSError, ValueError, sqlite3.Error):
         return None
     return Previous(build, manifest, segments)
+
+
+def _check_loads(build: Path) -> None:
+    """Raise SearchError unless `build` loads as a server would load it."""
+    try:
+        load_build(build).close()
+    except SearchError:
+        raise
+    except Exception as exc:  # a damaged file can fail in ways the readers don't name
+        raise SearchError(f"index at {build} is unreadable: {exc}") from exc
 
 
 def _old_segment(build: Path, record: SegmentRecord) -> OldSegment:
