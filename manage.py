@@ -65,7 +65,12 @@ def _dtype(settings: Settings) -> str:
     help="Embedding model: the bundled multilingual-e5-small (default, "
     "or $POISK_MODEL), or a sentence-transformers name or folder.",
 )
-@click.option("--full", is_flag=True, help="Re-encode every paragraph, ignoring the cache.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rebuild the whole index as one segment, re-encoding every paragraph (ignoring "
+    "the cache). Default: only new and edited articles are indexed, in a new segment.",
+)
 @click.option(
     "--if-stale",
     is_flag=True,
@@ -87,7 +92,9 @@ def reindex(
     if_stale: bool,
     follow_symlinks: bool,
 ) -> None:
-    """Build the index from a folder of articles and swap it in atomically."""
+    """Index a folder of articles and swap the new build in atomically: the new and edited
+    articles in a new segment when the index fits the models (else, and with --full, the
+    whole folder in one)."""
     from indexer import preflight
     from indexer.build import is_current
     from indexer.build import reindex as build

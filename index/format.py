@@ -42,7 +42,7 @@ from index.manifest import (
     SourceRecord,
     VectorsRecord,
 )
-from index.segments import Placement, link_segment, save_digests
+from index.segments import Placement, link_segment, save_digests, save_keys
 from index.store import Store, write_store
 from index.swap import builds_dir, current_build, fsync_tree, new_generation, swap_in
 from index.text import script as script_of
@@ -91,6 +91,10 @@ class BuildWriter:
         """Where the new segment's paragraphs stand in the build (default: every one
         live, numbered 0..n-1, as a full build has them)."""
         self._placement = placement
+
+    def keys(self, passages: Sequence[bytes], titles: Sequence[bytes]) -> None:
+        """The new segment's embedding-cache keys (optional: a synthetic build has none)."""
+        save_keys(self.segment, passages, titles)
 
     def lexical(self, index: LexicalIndex) -> None:
         """The BM25 postings of the paragraphs."""

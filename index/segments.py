@@ -35,6 +35,10 @@ from core.records import Article
 ROWS_SUFFIX = ".rows.npy"
 ARTICLES_SUFFIX = ".articles.npy"
 DIGESTS_NAME = "digests.npy"  # in a segment: each article's digest (article_digest)
+# In a segment: the embedding cache's key of each paragraph's passage text and of each
+# article's title (zeros: none), so that a build records which cached vectors it uses.
+PASSAGE_KEYS_NAME = "passage_keys.npy"
+TITLE_KEYS_NAME = "title_keys.npy"
 
 MAX_SEGMENTS = 10  # more than this after a reindex: the smallest are merged
 SEGMENTS_PER_TIER = 10  # this many segments of one size tier: merged into one
@@ -76,6 +80,26 @@ def load_digests(segment: Path, articles: int) -> np.ndarray:
     if digests.dtype != np.dtype("S32") or digests.shape != (articles,):
         raise IndexCorrupt(f"article digests in {segment} do not fit its {articles} articles")
     return digests
+
+
+def save_keys(segment: Path, passages: Sequence[bytes], titles: Sequence[bytes]) -> None:
+    """Write the segment's cache keys: one a paragraph, one an article (b"": no title)."""
+    for name, keys in ((PASSAGE_KEYS_NAME, passages), (TITLE_KEYS_NAME, titles)):
+        np.save(segment / name, np.array(list(keys), dtype="S32"), allow_pickle=False)
+
+
+def live_keys(segment: Path, placement: Placement) -> list[bytes]:
+    """The cache keys of a segment's live paragraphs and articles ([] when it has none
+    recorded, or they do not fit)."""
+    try:
+        passages = np.load(segment / PASSAGE_KEYS_NAME, allow_pickle=False)
+        titles = np.load(segment / TITLE_KEYS_NAME, allow_pickle=False)
+    except (OSError, ValueError):
+        return []
+    if passages.shape != placement.rows.shape or titles.shape != placement.articles.shape:
+        return []
+    keys = np.concatenate([passages[placement.rows >= 0], titles[placement.articles]])
+    return [bytes(key) for key in keys if key]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from encoders.bounds import clip_all
 from index.format import BuildWriter
 from index.lexical import LexicalIndex
 from index.manifest import Expected, Manifest, ModelRecord, SourceRecord, Wanted
-from index.segments import Placement
+from index.segments import Placement, live_keys
 from index.swap import not_writable, reindex_lock
 from index.text import analyze
 from index.titles import article_rows
@@ -196,8 +196,9 @@ def reindex(
             )
             writer.flush()
             writer.swap_in()
+        kept = [key for s, p in work.kept for key in live_keys(report.build / s.record.name, p)]
         for model in filter(None, (encoder, cross_encoder)):
-            dense.record_uses(model, report.build, previous.path if previous else None)
+            dense.record_uses(model, report.build, kept)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -305,21 +306,26 @@ class _Dense:
             mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
         return vectors, titles, encoded
 
-    def record_uses(self, encoder: Encoder, build: Path, previous: Path | None = None) -> None:
-        """Note in the embedding cache which of its vectors `build` is made of (its new
-        segment's, and those `previous`, the build it added to, was made of), so that
-        `manage.py cache prune` keeps them. The index is already in place: a failure here
-        only means a later prune drops these vectors (and a later reindex re-encodes)."""
+    def keys(self) -> tuple[list[bytes], list[bytes]]:
+        """The embedding cache's key of each passage text and each article title (b""
+        for an article without one)."""
         titles = article_titles(self.articles)
-        keys = (text_key(text) for text in itertools.chain(self.texts, filter(None, titles)))
+        return [text_key(t) for t in self.texts], [text_key(t) if t else b"" for t in titles]
+
+    def record_uses(self, encoder: Encoder, build: Path, kept: Sequence[bytes] = ()) -> None:
+        """Note in the embedding cache which of its vectors `build` is made of (its new
+        segment's, and `kept`: the keys of the live paragraphs of the segments it kept),
+        so that `manage.py cache prune` keeps them. The index is already in place: a
+        failure here only means a later prune drops these vectors (and a later reindex
+        re-encodes)."""
+        passages, titles = self.keys()
+        keys = itertools.chain(passages, filter(None, titles), kept)
         try:
             cache = EmbeddingCache(
                 self.cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension
             )
             try:
                 cache.record_use(build, keys)
-                if previous is not None:
-                    cache.inherit_uses(build, previous)
             finally:
                 cache.close()
         except (sqlite3.Error, OSError):

@@ -83,18 +83,6 @@ class EmbeddingCache:
                 ((build_id, key) for key in keys),
             )
 
-    def inherit_uses(self, build: Path, previous: Path) -> None:
-        """Note that `build` is also made of the vectors `previous` was (an incremental
-        build keeps the older segments of the build before it)."""
-        with self._db:
-            self._db.execute(
-                "INSERT OR IGNORE INTO uses (build, text_sha256) "
-                "SELECT new.id, u.text_sha256 FROM builds AS new, builds AS old "
-                "JOIN uses AS u ON u.build = old.id "
-                "WHERE new.path = ? AND new.model = ? AND old.path = ? AND old.model = ?",
-                (str(build.absolute()), self.model, str(previous.absolute()), self.model),
-            )
-
     def put(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         """Store vectors (one transaction, so a crash keeps all of them or none)."""
         with self._db:
