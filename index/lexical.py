@@ -307,8 +307,11 @@ class LexicalIndex:
         totals = {"cyrillic": 0, "latin": 0}
         for part in self.parts:
             postings = part.postings
-            held = np.concatenate([[0], np.cumsum(part.live[postings.docs], dtype=np.int64)])
-            frequencies = held[postings.indptr[1:]] - held[postings.indptr[:-1]]
+            if part.live.all():  # no deletes: each term's number of postings
+                frequencies = np.diff(np.asarray(postings.indptr))
+            else:
+                held = np.concatenate([[0], np.cumsum(part.live[postings.docs], dtype=np.int64)])
+                frequencies = held[postings.indptr[1:]] - held[postings.indptr[:-1]]
             for term, tid in postings.vocab.items():
                 written = script(term, normalized=True)
                 if written:
