@@ -68,7 +68,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)  # files read, but cut or changed
     encoded: int = 0
-    cached: int = 0
+    cached: int = 0  # paragraphs not encoded now: from the cache or an older segment
     seconds: float = 0.0
     build: Path | None = None
     segments: int = 1  # segments of the new build
@@ -164,14 +164,7 @@ def reindex(
         dense = _Dense(
             work.articles, work.paragraphs, texts, title_weight, cache_dir, full, progress
         )
-        vectors, titles, encoded = (
-            dense.vectors(encoder, "") if work.paragraphs else (None, None, 0)
-        )
-        cross = (
-            dense.vectors(cross_encoder, "cross ")[:2]
-            if cross_encoder and work.paragraphs
-            else None
-        )
+        vectors, titles, encoded, cross = _encode(dense, encoder, cross_encoder)
         report = BuildReport(
             len(corpus.articles), work.live, corpus.skipped, corpus.notes, encoded,
             work.live - encoded, segments=len(work.kept) + bool(work.paragraphs),
@@ -201,6 +194,19 @@ def reindex(
             dense.record_uses(model, report.build, kept)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _encode(
+    dense: _Dense, encoder: Encoder, cross_encoder: Encoder | None
+) -> tuple[np.ndarray | None, np.ndarray | None, int, tuple[np.ndarray, np.ndarray] | None]:
+    """The new segment's paragraph and title vectors, how many passages were encoded, and
+    the cross-lingual model's vectors (None where the build has none); no vectors at all
+    when the reindex writes no new segment."""
+    if not dense.paragraphs:
+        return None, None, 0, None
+    vectors, titles, encoded = dense.vectors(encoder, "")
+    cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
+    return vectors, titles, encoded, cross
 
 
 def _work(source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None) -> Plan:
