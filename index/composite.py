@@ -163,7 +163,7 @@ class SegmentedVectors:
 
     parts: list[VectorIndex]
     rows: RowMap
-    _bitmaps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _masks: dict[int, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> int:
@@ -192,16 +192,16 @@ class SegmentedVectors:
                 local = local_allowed.get(i, (None, np.zeros(0, dtype=np.int64)))[1]
                 hits = part.search(query, k, local)
             else:
-                hits = part.search(query, k, bitmap=self._bitmap(i, placement))
+                hits = part.search(query, k, live=self._live(i, placement))
             found += [(int(placement.rows[r]), s) for r, s in hits]
         return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:k]
 
-    def _bitmap(self, i: int, placement: Placement) -> np.ndarray | None:
-        """The segment's live rows as FAISS's bitmap (None: all live), made once."""
-        if i not in self._bitmaps:
+    def _live(self, i: int, placement: Placement) -> np.ndarray | None:
+        """The segment's live rows as a mask (None: all live), made once."""
+        if i not in self._masks:
             live = placement.rows >= 0
-            self._bitmaps[i] = None if live.all() else np.packbits(live, bitorder="little")
-        return self._bitmaps[i]
+            self._masks[i] = None if live.all() else live
+        return self._masks[i]
 
     def check(self, dimension: int, where: object) -> None:
         """Every segment's vectors of `dimension`, scored by inner product."""
