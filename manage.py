@@ -70,7 +70,12 @@ def _dtype(settings: Settings, model: str) -> str:
     help="Embedding model: the bundled multilingual-e5-small (default, "
     "or $POISK_MODEL), or a sentence-transformers name or folder.",
 )
-@click.option("--full", is_flag=True, help="Re-encode every paragraph, ignoring the cache.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rebuild the whole index as one segment, re-encoding every paragraph (ignoring "
+    "the cache). Default: only new and edited articles are indexed, in a new segment.",
+)
 @click.option(
     "--if-stale",
     is_flag=True,
@@ -120,7 +125,9 @@ def reindex(
     ray_actors: int | None,
     ray_gpus: bool | None,
 ) -> None:
-    """Build the index from a folder of articles and swap it in atomically."""
+    """Index a folder of articles and swap the new build in atomically: the new and edited
+    articles in a new segment when the index fits the models (else, and with --full, the
+    whole folder in one)."""
     from indexer import preflight
     from indexer.build import is_current
     from indexer.build import reindex as build
@@ -131,7 +138,8 @@ def reindex(
     model = model or settings.model
     if if_stale and not full:
         dtype, cross_model = _dtype(settings, model), settings.cross_model
-        if is_current(index_dir, source, model, dtype, cross_model, follow_symlinks):
+        grouped = settings.reprints and not no_reprints
+        if is_current(index_dir, source, model, dtype, cross_model, follow_symlinks, grouped):
             click.echo(f"index at {index_dir} is up to date with {source}")
             return
     preflight.check(source, index_dir, follow_symlinks)  # before the models' seconds-long load

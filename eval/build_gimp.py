@@ -27,7 +27,6 @@ import hashlib
 import json
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from index.format import load_index
 from indexer.corpus import read_file
 from indexer.split import estimate_tokens, split_article
 
@@ -568,12 +568,13 @@ def iter_relevant_ids(queries: Iterable[dict[str, object]]) -> Iterator[tuple[st
 def check_index(index_dir: Path, queries_file: Path) -> list[str]:
     """Relevant ids of queries_file that the built index at index_dir does not have."""
     queries = [json.loads(line) for line in queries_file.read_text("utf-8").splitlines()]
-    db = sqlite3.connect(f"file:{index_dir / 'store.sqlite'}?mode=ro", uri=True)
+    index = load_index(index_dir)
     try:
-        paragraphs = {row[0] for row in db.execute("SELECT id FROM paragraphs")}
-        articles = {row[0] for row in db.execute("SELECT article_id FROM paragraphs")}
+        found = index.store.paragraphs(range(index.store.count("paragraphs"))).values()
+        paragraphs = {p.id for p in found}
+        articles = {p.article_id for p in found}
     finally:
-        db.close()
+        index.close()
     known = {"paragraph": paragraphs, "article": articles}
     return sorted({i for kind, i in iter_relevant_ids(queries) if i not in known[kind]})
 

@@ -1,16 +1,20 @@
-"""One build of the index on disk: its parts, written and read here, side by side.
+"""One build of the index on disk: its segments, written and read here, side by side.
 
 A build is a folder (index/swap.py: where builds live, how one is swapped in) holding
 
-    store.sqlite          articles and paragraphs (index/store.py)
-    bm25/                 the BM25 arrays (index/lexical.py)
-    vectors.faiss         the primary model's paragraph vectors (index/vectors.py)
-    vectors-cross.faiss   the cross-lingual model's, when the build has one
-    titles*.npy, title_rows.npy   each model's article title vectors (index/titles.py)
-    manifest.json         written last: what the build was made from and with
+    <segment>/            one folder a segment (index/segments.py), written once:
+        store.sqlite          its articles and paragraphs (index/store.py)
+        bm25/                 its BM25 postings (index/lexical.py)
+        vectors.faiss         the primary model's paragraph vectors (index/vectors.py)
+        vectors-cross.faiss   the cross-lingual model's, when the build has one
+        titles*.npy, title_rows.npy   each model's article title vectors (index/titles.py)
+        digests.npy           each article's digest, to tell a changed one at reindex
+    <segment>.rows.npy, <segment>.articles.npy   the build's deletes of that segment
+    manifest.json         written last: the segments, what the build was made from and with
 
 BuildWriter writes them (a reindex, and the scale bench's synthetic builds: the same
-code, so the same manifest); load_build() opens them and checks that they agree.
+code, so the same manifest): one new segment, and older segments kept from the build
+before with their new deletes; load_build() opens them and checks that they agree.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from core.errors import REINDEX_HINT, IndexCorrupt
 from core.records import Article, Paragraph
-from index.lexical import LexicalIndex
+from index.composite import RowMap, SegmentedStore, SegmentedTitles, SegmentedVectors
+from index.lexical import LexicalIndex, Postings
 from index.manifest import (
     ANALYZER,
     BM25,
@@ -34,9 +38,11 @@ from index.manifest import (
     Counts,
     Manifest,
     ModelRecord,
+    SegmentRecord,
     SourceRecord,
     VectorsRecord,
 )
+from index.segments import Placement, link_segment, save_digests, save_keys
 from index.store import Store, write_store
 from index.swap import builds_dir, current_build, fsync_tree, new_generation, swap_in
 from index.text import script as script_of
@@ -50,17 +56,27 @@ CROSS_VECTORS_NAME = "vectors-cross.faiss"  # the cross-lingual leg's, when the 
 
 
 class BuildWriter:
-    """Writes one new build folder, a part a call, so that a caller may time each or free
-    memory between them; then its manifest (last: a build with a manifest is complete),
-    and swaps it in. Every part must be written before the manifest."""
+    """Writes one new build folder: the segments kept from the build before (keep), then
+    its new segment a part a call, so that a caller may time each or free memory between
+    them; then its manifest (last: a build with a manifest is complete), and swaps it in.
+    Every part of the new segment must be written before the manifest; a build may also
+    have no new segment (a reindex that only deleted)."""
 
     def __init__(self, index_dir: Path, generation: str | None = None) -> None:
         self.index_dir = index_dir
         self.path = builds_dir(index_dir) / (generation or new_generation())
         self.path.mkdir(parents=True)
-        self._counts = (0, 0)  # articles, paragraphs
+        self.segment = self.path / self.path.name  # the new segment, named as the build
+        self._kept: list[tuple[SegmentRecord, Placement]] = []
+        self._counts = (0, 0)  # the new segment's articles, paragraphs
+        self._placement: Placement | None = None
         self._written: set[str] = set()
         self._vectors: VectorIndex | None = None
+
+    def keep(self, build: Path, record: SegmentRecord, placement: Placement) -> None:
+        """Put a segment of `build` into this one (hard links), with its new deletes."""
+        link_segment(build / record.name, self.path / record.name)
+        self._kept.append((record, placement))
 
     def store(
         self,
@@ -68,31 +84,43 @@ class BuildWriter:
         paragraphs: Sequence[Paragraph],
         reprints: Mapping[str, str] | None = None,
     ) -> None:
-        """The SQLite store of the articles and their paragraphs, in row order, with each
-        reprinted article's group (index/store.py: write_store)."""
-        write_store(self.path / STORE_NAME, articles, paragraphs, reprints)
+        """The new segment's SQLite store of the articles and their paragraphs, in row
+        order, with each reprinted article's group (index/store.py: write_store), and the
+        articles' digests."""
+        self.segment.mkdir()
+        write_store(self.segment / STORE_NAME, articles, paragraphs, reprints)
+        save_digests(self.segment, articles)
         self._counts = (len(articles), len(paragraphs))
         self._written.add("store")
 
+    def place(self, placement: Placement) -> None:
+        """Where the new segment's paragraphs stand in the build (default: every one
+        live, numbered 0..n-1, as a full build has them)."""
+        self._placement = placement
+
+    def keys(self, passages: Sequence[bytes], titles: Sequence[bytes]) -> None:
+        """The new segment's embedding-cache keys (optional: a synthetic build has none)."""
+        save_keys(self.segment, passages, titles)
+
     def lexical(self, index: LexicalIndex) -> None:
-        """The BM25 index of the paragraphs."""
-        index.save(self.path / BM25_DIR)
+        """The BM25 postings of the paragraphs."""
+        index.save(self.segment / BM25_DIR)
         self._written.add("bm25")
 
     def vectors(self, index: VectorIndex) -> None:
         """The primary model's paragraph vectors."""
-        index.save(self.path / VECTORS_NAME)
+        index.save(self.segment / VECTORS_NAME)
         self._vectors = index
         self._written.add("vectors")
 
     def cross_vectors(self, index: VectorIndex) -> None:
         """The cross-lingual model's paragraph vectors."""
-        index.save(self.path / CROSS_VECTORS_NAME)
+        index.save(self.segment / CROSS_VECTORS_NAME)
         self._written.add("cross vectors")
 
     def titles(self, rows: np.ndarray, titles: np.ndarray, cross: np.ndarray | None) -> None:
         """Each paragraph's article row, and each model's article title vectors."""
-        save_titles(self.path, rows, titles, cross)
+        save_titles(self.segment, rows, titles, cross)
         self._written |= {"titles"} if cross is None else {"titles", "cross titles"}
 
     def manifest(
@@ -103,33 +131,59 @@ class BuildWriter:
         passage: str,
         title_weight: float,
         skipped: int = 0,
+        reprints: bool = False,
     ) -> Manifest:
-        """Write manifest.json, marking the build complete; returns it."""
-        parts = {"store", "bm25", "vectors", "titles"}
-        if cross_model is not None:
-            parts |= {"cross vectors", "cross titles"}
-        if self._written != parts or self._vectors is None:
-            raise ValueError(f"build {self.path} has {sorted(self._written)}, not {sorted(parts)}")
-        articles, paragraphs = self._counts
+        """Write the deletes and manifest.json, marking the build complete; returns it.
+        `reprints`: whether the articles' reprint groups were found."""
+        segments = self._kept + self._new_segment(cross_model is not None)
+        for record, placement in segments:
+            placement.save(self.path, record.name)
+        live = [p.live for _, p in segments]
+        kinds = {record.vectors for record, _ in segments}
         manifest = Manifest(
             generation=self.path.name,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             model=model,
-            counts=Counts(articles=articles, paragraphs=paragraphs, skipped=skipped),
+            counts=Counts(
+                articles=sum(int(p.articles.sum()) for _, p in segments),
+                paragraphs=sum(live),
+                skipped=skipped,
+            ),
             source=source,
             vectors=VectorsRecord(
-                kind=self._vectors.kind,  # type: ignore[arg-type]
-                count=self._vectors.size,
+                kind="hnsw" if "hnsw" in kinds else "flat",
+                count=sum(live),
                 passage=passage,
                 title_weight=title_weight,
             ),
             analyzer=ANALYZER,
             bm25=BM25,
             cross_model=cross_model,
+            segments=[record for record, _ in segments],
+            reprints=reprints,
             format_version=FORMAT_VERSION,
         )
         manifest.write(self.path)
         return manifest
+
+    def _new_segment(self, cross: bool) -> list[tuple[SegmentRecord, Placement]]:
+        """The new segment's record and placement, when one was written; every part it
+        must have is checked to be there."""
+        if not self._written and self._kept:
+            return []
+        parts = {"store", "bm25", "vectors", "titles"}
+        if cross:
+            parts |= {"cross vectors", "cross titles"}
+        if self._written != parts or self._vectors is None:
+            raise ValueError(f"build {self.path} has {sorted(self._written)}, not {sorted(parts)}")
+        articles, paragraphs = self._counts
+        record = SegmentRecord(
+            name=self.segment.name,
+            articles=articles,
+            paragraphs=paragraphs,
+            vectors=self._vectors.kind,  # type: ignore[arg-type]
+        )
+        return [(record, self._placement or Placement.whole(paragraphs, articles))]
 
     def flush(self) -> None:
         """Flush every file of the build to disk, before it is swapped in."""
@@ -142,16 +196,17 @@ class BuildWriter:
 
 @dataclass
 class LoadedIndex:
-    """Everything a search needs from one build, opened and checked."""
+    """Everything a search needs from one build, opened and checked: each part over all
+    of the build's segments, by global paragraph row (index/composite.py)."""
 
     path: Path
     manifest: Manifest
-    store: Store
+    store: SegmentedStore
     lexical: LexicalIndex
-    vectors: VectorIndex
-    cross: VectorIndex | None = None
-    titles: Titles | None = None  # the model's title vectors (index.titles)
-    cross_titles: Titles | None = None  # the cross-lingual model's
+    vectors: SegmentedVectors
+    cross: SegmentedVectors | None = None
+    titles: SegmentedTitles | None = None  # the model's title vectors (index.titles)
+    cross_titles: SegmentedTitles | None = None  # the cross-lingual model's
 
     @cached_property
     def script(self) -> str | None:
@@ -164,8 +219,19 @@ class LoadedIndex:
         return self.script is None or script_of(text) in (None, self.script)
 
     def close(self) -> None:
-        """Release the store's file handle."""
+        """Release the stores' file handles."""
         self.store.close()
+
+
+@dataclass
+class Segment:
+    """One segment's parts, opened and checked against its record."""
+
+    store: Store
+    postings: Postings
+    vectors: VectorIndex
+    cross: VectorIndex | None
+    titles: list[Titles]
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
@@ -174,106 +240,90 @@ def load_index(index_dir: Path) -> LoadedIndex:
 
 
 def load_build(build: Path) -> LoadedIndex:
-    """Open one build folder and check that its parts agree.
+    """Open one build folder and check that its segments and their parts agree.
 
     A build is data from disk, possibly damaged or planted: anything found wrong is
     IndexCorrupt here, at load, rather than an odd exception in the middle of a search.
     """
     manifest = Manifest.read(build)
-    store = Store(build / STORE_NAME)
+    segments: list[Segment] = []
     try:
-        loaded = LoadedIndex(
-            build,
-            manifest,
-            store,
-            LexicalIndex.load(build / BM25_DIR),
-            VectorIndex.load(build / VECTORS_NAME),
-            VectorIndex.load(build / CROSS_VECTORS_NAME) if manifest.cross_model else None,
-        )
-        _check_sizes(loaded)
-        _check_vectors(loaded)
-        _check_lexical(loaded)
-        _load_titles(loaded)
+        for record in manifest.segments:
+            segments.append(_load_segment(build, record, manifest))
+        placements = [
+            Placement.load(build, r.name, r.paragraphs, r.articles) for r in manifest.segments
+        ]
+        return _assemble(build, manifest, segments, placements)
     except Exception:
-        store.close()
+        for segment in segments:
+            segment.store.close()
         raise
+
+
+def _assemble(
+    build: Path, manifest: Manifest, segments: list[Segment], placements: list[Placement]
+) -> LoadedIndex:
+    """The LoadedIndex of a build's opened segments and their deletes."""
+    rows = RowMap.of(placements, build)
+    if rows.size != manifest.counts.paragraphs:
+        raise IndexCorrupt(
+            f"index at {build} is inconsistent (manifest says {manifest.counts.paragraphs} "
+            f"paragraphs, its segments hold {rows.size} live); {REINDEX_HINT}"
+        )
+    postings = [(s.postings, p.rows) for s, p in zip(segments, placements, strict=True)]
+    cross = [s.cross for s in segments if s.cross is not None]
+    loaded = LoadedIndex(
+        build,
+        manifest,
+        SegmentedStore([s.store for s in segments], rows),
+        LexicalIndex.over(postings),
+        SegmentedVectors([s.vectors for s in segments], rows),
+        SegmentedVectors(cross, rows) if manifest.cross_model else None,
+        SegmentedTitles([s.titles[0] for s in segments], rows),
+        SegmentedTitles([s.titles[1] for s in segments], rows) if manifest.cross_model else None,
+    )
+    loaded.vectors.check(manifest.model.dimension, build)
+    if loaded.cross is not None and manifest.cross_model is not None:
+        loaded.cross.check(manifest.cross_model.dimension, build)
     return loaded
 
 
-def _load_titles(index: LoadedIndex) -> None:
-    """Attach each model's title vectors, checked against the counts and dimensions."""
-    manifest = index.manifest
-    dimensions = [manifest.model.dimension]
-    if manifest.cross_model is not None:
-        dimensions.append(manifest.cross_model.dimension)
-    titles = load_titles(
-        index.path, manifest.counts.paragraphs, manifest.counts.articles, dimensions
-    )
-    index.titles = titles[0]
-    index.cross_titles = titles[1] if len(titles) > 1 else None
+def _load_segment(build: Path, record: SegmentRecord, manifest: Manifest) -> Segment:
+    """Open one segment folder of `build` and check its parts against its record."""
+    folder = build / record.name
+    store = Store(folder / STORE_NAME)
+    try:
+        crossed = manifest.cross_model is not None
+        segment = Segment(
+            store,
+            Postings.load(folder / BM25_DIR),
+            VectorIndex.load(folder / VECTORS_NAME),
+            VectorIndex.load(folder / CROSS_VECTORS_NAME) if crossed else None,
+            [],
+        )
+        _check_sizes(folder, record, segment)
+        dimensions = [manifest.model.dimension]
+        if manifest.cross_model is not None:
+            dimensions.append(manifest.cross_model.dimension)
+        segment.titles = load_titles(folder, record.paragraphs, record.articles, dimensions)
+    except Exception:
+        store.close()
+        raise
+    return segment
 
 
-def _check_sizes(index: LoadedIndex) -> None:
-    """The three parts must describe the same paragraphs."""
-    expected = index.manifest.counts.paragraphs
+def _check_sizes(folder: Path, record: SegmentRecord, segment: Segment) -> None:
+    """The segment's parts must describe the same paragraphs."""
+    expected = record.paragraphs
     sizes = {
-        "store": index.store.count("paragraphs"),
-        "bm25": index.lexical.size,
-        "vectors": index.vectors.size,
+        "store": segment.store.count("paragraphs"),
+        "bm25": segment.postings.size,
+        "vectors": segment.vectors.size,
     }
-    if index.cross is not None:
-        sizes["cross vectors"] = index.cross.size
+    if segment.cross is not None:
+        sizes["cross vectors"] = segment.cross.size
     if any(size != expected for size in sizes.values()):
         raise IndexCorrupt(
-            f"index at {index.path} is inconsistent (manifest says {expected} paragraphs, "
+            f"index segment at {folder} is inconsistent (manifest says {expected} paragraphs, "
             f"found {sizes}); {REINDEX_HINT}"
-        )
-
-
-def _check_vectors(index: LoadedIndex) -> None:
-    """Vectors of the manifest's dimensions, scored by inner product as search expects."""
-    legs = [(index.vectors, index.manifest.model.dimension)]
-    if index.cross is not None and index.manifest.cross_model is not None:
-        legs.append((index.cross, index.manifest.cross_model.dimension))
-    for vectors, dimension in legs:
-        metric = vectors.index.metric_type
-        if vectors.dimension != dimension or metric != faiss.METRIC_INNER_PRODUCT:
-            raise IndexCorrupt(
-                f"vector index in {index.path} holds {vectors.dimension}-d vectors with metric "
-                f"{metric}, not {dimension}-d inner product; {REINDEX_HINT}"
-            )
-
-
-def _check_lexical(index: LoadedIndex) -> None:
-    """The BM25 arrays form a valid sparse matrix over the store's paragraphs.
-
-    bm25s trusts its files: a term id past the matrix or a document number past the
-    paragraphs would fail every search that meets it. Reads each array once (vectorised).
-    """
-    bm25 = index.lexical.bm25
-    data, indices, indptr = (np.asarray(bm25.scores[k]) for k in ("data", "indices", "indptr"))
-    vocab = bm25.vocab_dict
-    # bm25s gives the empty token the id one past the last column; analyze() never yields it.
-    ids = np.array([v for k, v in vocab.items() if k != ""]) if isinstance(vocab, dict) else None
-    columns = len(indptr) - 1
-    shapes_ok = (
-        data.ndim == indices.ndim == indptr.ndim == 1
-        and data.dtype.kind == "f"
-        and indices.dtype.kind in "iu"
-        and indptr.dtype.kind in "iu"
-        and columns >= 0
-    )
-    ok = (
-        shapes_ok
-        and indptr[0] == 0
-        and indptr[-1] == len(data) == len(indices)
-        and bool(np.all(np.diff(indptr) >= 0))
-        and (indices.size == 0 or (indices.min() >= 0 and indices.max() < index.lexical.size))
-        and ids is not None
-        and (ids.size == 0 or (ids.dtype.kind in "iu" and ids.min() >= 0 and ids.max() < columns))
-    )
-    if not ok:
-        raise IndexCorrupt(
-            f"BM25 index in {index.path / BM25_DIR} is inconsistent (its arrays or vocabulary "
-            f"do not form a matrix over {index.lexical.size} paragraphs); {REINDEX_HINT}"
         )

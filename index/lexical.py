@@ -1,26 +1,33 @@
-"""The lexical leg: BM25 over analysed terms, backed by bm25s.
+"""The lexical leg: BM25 over analysed terms, from postings, over one or many segments.
 
-bm25s precomputes every (term, document) score into a sparse matrix, so a query sums a
-few matrix rows instead of looping over all documents in Python as rank_bm25 does
-(measured: 2.2 ms against 88 ms a query at 100k paragraphs, 24 ms against 764 ms at 1M).
+Each segment keeps raw postings (Postings: per term the documents holding it and how often,
+and each document's length), not precomputed scores, because a score depends on the whole
+index's statistics: the number of live documents N, each term's live document frequency n
+and the average length. LexicalIndex scores every segment with those global statistics, so
+an index of many segments (index/segments.py) scores exactly like one build of the same
+paragraphs: the same float operations in the same order. A query reads only its terms'
+postings, vectorised (as bm25s did with its precomputed matrix: 2.2 ms against rank_bm25's
+88 ms a query at 100k paragraphs); the float arithmetic is bm25s's "lucene" method, step by
+step, so scores are those it gave.
+
 Scoring is Lucene's BM25 with k1=1.5, b=0.75: IDF log(1 + (N - n + 0.5)/(n + 0.5)), which
 stays positive for a word in more than half of the paragraphs (Robertson's IDF, clamped at
 0 there, made "Азербайджан" in 12 of 21 seed paragraphs find nothing), and the term
 frequency part without the constant (k1 + 1) factor. The tests hold it to the formula
-computed over rank_bm25's corpus statistics. The index is saved in bm25s's own format: .npy
-arrays written and read with allow_pickle=False, and JSON.
+computed over rank_bm25's corpus statistics. Postings are saved as .npy arrays written and
+read with allow_pickle=False, and the vocabulary as JSON.
 """
 
 from __future__ import annotations
 
-import logging
+import json
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from core.errors import IndexCorrupt
@@ -32,10 +39,9 @@ METHOD = "lucene"
 # A Latin query word also matches the Cyrillic index terms that sound like it (text.sound_key)
 # when its key has this many sounds at least: shorter keys match too many unrelated words.
 MIN_SOUNDS = 3
-BM25_SETTINGS = {"engine": f"bm25s {bm25s.__version__}", "method": METHOD, "k1": K1, "b": B}
-
-# bm25s logs an INFO line for every empty query; an empty query is normal here.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+BM25_SETTINGS = {"engine": "poisk postings 1", "method": METHOD, "k1": K1, "b": B}
+VOCAB_NAME = "vocab.json"
+ARRAYS = ("indptr", "docs", "tfs", "lengths")
 
 
 def lucene_idf(frequency: int, documents: int) -> float:
@@ -44,25 +50,167 @@ def lucene_idf(frequency: int, documents: int) -> float:
     return float(np.log1p((documents - frequency + 0.5) / (frequency + 0.5)))
 
 
+@dataclass(frozen=True)
+class Postings:
+    """One segment's raw BM25 postings: for term id t (`vocab`), the documents
+    docs[indptr[t]:indptr[t+1]] (ascending) hold it tfs[...] times; `lengths` is each
+    document's number of terms. Documents are numbered 0..n-1 within the segment."""
+
+    vocab: dict[str, int]
+    indptr: np.ndarray  # int64, one more than the terms
+    docs: np.ndarray  # int32
+    tfs: np.ndarray  # int32
+    lengths: np.ndarray  # int32, one a document
+
+    @classmethod
+    def build(cls, documents: Sequence[list[str]]) -> Postings:
+        """The postings of analysed documents (lists of terms, see index.text.analyze)."""
+        vocab: dict[str, int] = {}
+        term_ids, doc_ids, counts = [], [], []
+        for doc, terms in enumerate(documents):
+            counted: dict[int, int] = {}
+            for term in terms:
+                tid = vocab.setdefault(term, len(vocab))
+                counted[tid] = counted.get(tid, 0) + 1
+            term_ids.extend(counted)
+            doc_ids.extend([doc] * len(counted))
+            counts.extend(counted.values())
+        terms_a = np.asarray(term_ids, dtype=np.int64)
+        order = np.lexsort((np.asarray(doc_ids, dtype=np.int64), terms_a))
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms_a, minlength=len(vocab)), out=indptr[1:])
+        lengths = np.fromiter((len(d) for d in documents), np.int32, len(documents))
+        return cls(
+            vocab,
+            indptr,
+            np.asarray(doc_ids, dtype=np.int32)[order],
+            np.asarray(counts, dtype=np.int32)[order],
+            lengths,
+        )
+
+    @property
+    def size(self) -> int:
+        """Number of documents."""
+        return len(self.lengths)
+
+    def term(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The documents holding `term` and how often (empty for an unknown term)."""
+        tid = self.vocab.get(term)
+        if tid is None:
+            return self.docs[:0], self.tfs[:0]
+        start, end = int(self.indptr[tid]), int(self.indptr[tid + 1])
+        return self.docs[start:end], self.tfs[start:end]
+
+    def save(self, folder: Path) -> None:
+        """Write the postings into `folder` (created if missing): .npy arrays and JSON."""
+        folder.mkdir(parents=True, exist_ok=True)
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        (folder / VOCAB_NAME).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        for name in ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> Postings:
+        """Read postings written by save(), checked; arrays memory-mapped by default."""
+        try:
+            terms = json.loads((folder / VOCAB_NAME).read_text(encoding="utf-8"))
+            mode = "r" if mmap else None
+            arrays = [
+                np.load(folder / f"{n}.npy", mmap_mode=mode, allow_pickle=False) for n in ARRAYS
+            ]
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise IndexCorrupt(f"BM25 postings in {folder} are unreadable: {exc}") from exc
+        if not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
+            raise IndexCorrupt(f"BM25 vocabulary in {folder} is not a list of terms")
+        postings = cls({t: i for i, t in enumerate(terms)}, *arrays)
+        if len(postings.vocab) != len(terms) or not postings._consistent():
+            raise IndexCorrupt(
+                f"BM25 postings in {folder} are inconsistent (their arrays and vocabulary "
+                "do not form postings over the documents)"
+            )
+        return postings
+
+    def _consistent(self) -> bool:
+        """Whether the arrays form postings: types, shapes, bounds (vectorised, one pass)."""
+        indptr, docs, tfs, lengths = self.indptr, self.docs, self.tfs, self.lengths
+        if not all(a.ndim == 1 and a.dtype.kind in "iu" for a in (indptr, docs, tfs, lengths)):
+            return False
+        return bool(
+            len(indptr) == len(self.vocab) + 1
+            and indptr[0] == 0
+            and indptr[-1] == len(docs) == len(tfs)
+            and np.all(np.diff(indptr) >= 0)
+            and (docs.size == 0 or (docs.min() >= 0 and docs.max() < len(lengths)))
+            and (tfs.size == 0 or tfs.min() > 0)
+            and (lengths.size == 0 or lengths.min() >= 0)
+        )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One segment's postings in the index: `rows` gives each of its documents' global
+    number, -1 for a deleted one (index/segments.py); `live` is rows >= 0."""
+
+    postings: Postings
+    rows: np.ndarray
+    live: np.ndarray
+    norm: np.ndarray  # k1 * (1 - b + b * length / avgdl) a document, float64
+
+    def scored(self, term: str, idf: np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Global numbers and float32 BM25 scores of the live documents holding `term`,
+        computed as bm25s's "lucene" method does (float64 term part, float32 result)."""
+        docs, tfs = self.postings.term(term)
+        keep = self.live[docs]
+        docs, tf = docs[keep], tfs[keep].astype(np.float32)
+        tfc = tf / (self.norm[docs] + tf)
+        return self.rows[docs], (idf * tfc).astype(np.float32)
+
+
 @dataclass
 class LexicalIndex:
-    """A BM25 index over documents numbered 0..n-1 (the store's paragraph rows)."""
+    """A BM25 index over documents numbered 0..size-1 (the store's global paragraph rows),
+    held in one or more segments' postings, scored with the statistics of all of them."""
 
-    bm25: bm25s.BM25
+    parts: list[Part]
+    size: int  # live documents
     _sounds: dict[str, list[str]] | None = field(default=None, repr=False)
     _sounds_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(cls, documents: Sequence[list[str]]) -> LexicalIndex:
-        """Index analysed documents (lists of terms, see index.text.analyze)."""
-        bm25 = bm25s.BM25(method=METHOD, k1=K1, b=B)
-        bm25.index(list(documents), show_progress=False)
-        return cls(bm25)
+        """Index analysed documents (lists of terms, see index.text.analyze): one segment."""
+        postings = Postings.build(documents)
+        return cls.over([(postings, np.arange(postings.size, dtype=np.int64))])
+
+    @classmethod
+    def over(cls, segments: Sequence[tuple[Postings, np.ndarray]]) -> LexicalIndex:
+        """The index of segments' postings, each with its documents' global rows (-1:
+        deleted); the rows of all segments together number the live documents 0..N-1."""
+        lives = [np.asarray(rows) >= 0 for _, rows in segments]
+        size = sum(int(live.sum()) for live in lives)
+        total = sum(
+            int(p.lengths[live].astype(np.int64).sum()) for (p, _), live in zip(segments, lives)
+        )
+        avgdl = np.float64(total) / size if size else np.float64(1.0)
+        parts = [
+            Part(
+                p,
+                np.asarray(rows, dtype=np.int64),
+                live,
+                K1 * ((1 - B) + B * p.lengths.astype(np.float64) / avgdl),
+            )
+            for (p, rows), live in zip(segments, lives, strict=True)
+        ]
+        return cls(parts, size)
 
     @property
-    def size(self) -> int:
-        """Number of documents in the index."""
-        return int(self.bm25.scores["num_docs"])
+    def vocabulary(self) -> set[str]:
+        """Every term of any segment."""
+        return set().union(*(part.postings.vocab for part in self.parts))
+
+    def frequency(self, term: str) -> int:
+        """How many live documents hold `term`."""
+        return sum(int(np.count_nonzero(p.live[p.postings.term(term)[0]])) for p in self.parts)
 
     def sounds(self) -> dict[str, list[str]]:
         """The index's Cyrillic terms by phonetic key (keys of MIN_SOUNDS sounds or more),
@@ -70,7 +218,7 @@ class LexicalIndex:
         with self._sounds_lock:
             if self._sounds is None:
                 groups: dict[str, list[str]] = defaultdict(list)
-                for term in self.bm25.vocab_dict:
+                for term in sorted(self.vocabulary):
                     key = sound_key(term) if script(term, normalized=True) == "cyrillic" else ""
                     if len(key) >= MIN_SOUNDS:
                         groups[key].append(term)
@@ -90,12 +238,18 @@ class LexicalIndex:
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for the query terms and the Cyrillic terms that
-        sound like its Latin ones (expand; unknown terms count 0)."""
-        expanded = list(dict.fromkeys(t for group in self.expand(terms) for t in group))
-        ids = self.bm25.get_tokens_ids(expanded)
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return self.bm25.get_scores_from_ids(ids)
+        sound like its Latin ones (expand; unknown terms count 0), float32, summed term by
+        term in the query's order: the same sums whatever segments hold the documents."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        for term in dict.fromkeys(t for group in self.expand(terms) for t in group):
+            frequency = self.frequency(term)
+            if frequency == 0:
+                continue
+            idf = np.float32(math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5)))
+            for part in self.parts:
+                rows, values = part.scored(term, idf)
+                scores[rows] += values
+        return scores
 
     def search(
         self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None
@@ -145,35 +299,41 @@ class LexicalIndex:
         return self._postings([term])
 
     def _postings(self, terms: Sequence[str]) -> np.ndarray:
-        """The documents holding any of `terms`, sorted."""
-        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
-        vocab = self.bm25.vocab_dict
-        ids = [vocab[t] for t in terms if t in vocab]
-        parts = [np.asarray(indices[int(indptr[i]) : int(indptr[i + 1])]) for i in ids]
+        """The live documents (global numbers) holding any of `terms`, sorted."""
+        parts = []
+        for part in self.parts:
+            for term in terms:
+                rows = part.rows[part.postings.term(term)[0]]
+                parts.append(rows[rows >= 0])
         return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def main_script(self) -> str | None:
         """The script ("cyrillic" or "latin") of most of the corpus's word occurrences, counted
-        as document frequencies over the vocabulary; None for a corpus with neither."""
-        frequencies = np.diff(np.asarray(self.bm25.scores["indptr"]))
+        as live document frequencies over the vocabulary; None for a corpus with neither."""
         totals = {"cyrillic": 0, "latin": 0}
-        for term, tid in self.bm25.vocab_dict.items():
-            written = script(term, normalized=True) if tid < len(frequencies) else None
-            if written:
-                totals[written] += int(frequencies[tid])
+        for part in self.parts:
+            postings = part.postings
+            if part.live.all():  # no deletes: each term's number of postings
+                frequencies = np.diff(np.asarray(postings.indptr))
+            else:
+                held = np.concatenate([[0], np.cumsum(part.live[postings.docs], dtype=np.int64)])
+                frequencies = held[postings.indptr[1:]] - held[postings.indptr[:-1]]
+            for term, tid in postings.vocab.items():
+                written = script(term, normalized=True)
+                if written:
+                    totals[written] += int(frequencies[tid])
         if not any(totals.values()):
             return None
         return max(totals, key=lambda s: totals[s])
 
     def save(self, folder: Path) -> None:
-        """Write the index into `folder` (created if missing)."""
-        self.bm25.save(str(folder), allow_pickle=False)
+        """Write a one-segment index (as build() makes) into `folder`."""
+        if len(self.parts) != 1:
+            raise ValueError("only a one-segment lexical index is saved whole")
+        self.parts[0].postings.save(folder)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
-        """Read an index written by save(); arrays are memory-mapped by default."""
-        try:
-            bm25 = bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False)
-        except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError) as exc:
-            raise IndexCorrupt(f"BM25 index in {folder} is unreadable: {exc}") from exc
-        return cls(bm25)
+        """Read a one-segment index written by save(), every document live."""
+        postings = Postings.load(folder, mmap)
+        return cls.over([(postings, np.arange(postings.size, dtype=np.int64))])

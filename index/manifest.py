@@ -23,8 +23,9 @@ from index.lexical import BM25_SETTINGS
 from index.text import ANALYZER_SETTINGS
 
 # 2: title vectors (index/titles.py); 3: typed manifest, every field required (a model's
-# dtype, a cross model's dtype, the passage kind and title weight of the vectors)
-FORMAT_VERSION = 3
+# dtype, a cross model's dtype, the passage kind and title weight of the vectors); 4: a build
+# is a list of segments with deletes (index/segments.py), BM25 as raw postings
+FORMAT_VERSION = 4
 MANIFEST_NAME = "manifest.json"
 
 Count = Annotated[int, Field(ge=0)]
@@ -61,6 +62,16 @@ class Counts(_Record):
     articles: Count
     paragraphs: Count
     skipped: Count
+
+
+class SegmentRecord(_Record):
+    """One segment of the build: its folder's name and how much it holds, deleted or not
+    (how much is live: the segment's deletes files, index/segments.py)."""
+
+    name: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$", max_length=100)
+    articles: Count
+    paragraphs: Count
+    vectors: Literal["flat", "hnsw"]  # its vector indexes' kind (index/vectors.py)
 
 
 class SourceRecord(_Record):
@@ -137,6 +148,7 @@ class Expected:
     cross_model: Wanted | None = None
     passage: str | None = None
     title_weight: float | None = None
+    reprints: bool | None = None  # whether the build must have grouped reprints
     analyzer: AnalyzerSettings = ANALYZER
     bm25: Bm25Settings = BM25
 
@@ -159,6 +171,8 @@ class Manifest(_Record):
     analyzer: AnalyzerSettings
     bm25: Bm25Settings
     cross_model: ModelRecord | None  # None: the build has no cross-lingual vectors
+    segments: list[SegmentRecord]  # in order; `counts` are of their live rows
+    reprints: bool  # whether reprints of one story were grouped (indexer/reprints.py)
     format_version: int
 
     def write(self, folder: Path) -> None:
@@ -212,6 +226,8 @@ class Manifest(_Record):
                 f"index vectors have title weight {vectors.title_weight}, "
                 f"not {expected.title_weight}"
             )
+        if expected.reprints not in (None, self.reprints):
+            return f"index was built with reprint grouping {'on' if self.reprints else 'off'}"
         return None
 
     def check(self, expected: Expected) -> None:

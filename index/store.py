@@ -129,6 +129,10 @@ class Store:
             raise ValueError(table)
         return self._rows(f"SELECT count(*) FROM {table}")[0][0]
 
+    def article_ids(self) -> list[str]:
+        """Every article's id, in the order they were written (their title rows)."""
+        return [a for (a,) in self._rows("SELECT id FROM articles ORDER BY rowid")]
+
     def rows_between(self, date_from: str | None, date_to: str | None) -> list[int]:
         """Paragraph rows of articles dated within [date_from, date_to] (ISO; None: open)."""
         return [

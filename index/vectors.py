@@ -13,6 +13,7 @@ the exact cosine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -67,26 +68,69 @@ class VectorIndex:
         """'flat' (exact) or 'hnsw' (approximate)."""
         return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "flat"
 
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """A flat index's vectors as a (size x dimension) array: a view, no copy."""
+        n, d = self.size, self.dimension
+        if n == 0:
+            return np.zeros((0, d), dtype=np.float32)
+        return faiss.rev_swig_ptr(self.index.get_xb(), n * d).reshape(n, d)
+
     def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        live: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """Top-k (row, cosine) pairs for one unit-length query vector, best first.
 
-        `allowed` (row numbers) restricts the search inside FAISS, before the cut.
+        `allowed` (row numbers) or `live` (a bool a row: a segment's undeleted rows)
+        restricts the search before the cut.
         """
         if self.size == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
-        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        params = None
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        if self.kind == "flat":
+            return self._exact(q, k, allowed, live)
+        selector = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            params = (
-                faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
-                if self.kind == "hnsw"
-                else faiss.SearchParameters(sel=selector)
-            )
-        scores, rows = self.index.search(q, min(k, self.size), params=params)
+        elif live is not None:
+            bits = np.packbits(live, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(live), faiss.swig_ptr(bits))
+        params = None
+        if selector is not None:
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+        scores, rows = self.index.search(q.reshape(1, -1), min(k, self.size), params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def _exact(
+        self, q: np.ndarray, k: int, allowed: np.ndarray | None, live: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        """Exact search of a flat index, row by row with numpy's einsum rather than FAISS:
+        FAISS splits the rows among threads and SIMD blocks by the index's size, so one
+        vector's score could differ in its last bit between indexes of different sizes,
+        and a near tie change places. einsum scores each row alike wherever it is, so a
+        segmented index scores exactly like one build. Ties at the cut and in the order
+        go by row."""
+        if allowed is not None:
+            rows = np.unique(np.asarray(allowed, dtype=np.int64))
+        elif live is not None:
+            rows = np.flatnonzero(live)
+        else:
+            rows = None
+        scores = np.einsum("ij,j->i", self.matrix, q)  # every row: a view, no copy
+        if rows is None:
+            rows = np.arange(len(scores))
+        else:
+            scores = scores[rows]
+        if len(scores) > k:  # every row scoring at least the k-th, so ties are settled below
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            keep = np.flatnonzero(scores >= kth)
+            rows, scores = rows[keep], scores[keep]
+        order = np.lexsort((rows, -scores))[:k]
+        return [(int(rows[i]), float(scores[i])) for i in order]
 
     def save(self, path: Path) -> None:
         """Write the index to one file (FAISS's own binary format, no pickle)."""

@@ -28,6 +28,7 @@ from encoders.bounds import clip_all
 from index.format import BuildWriter
 from index.lexical import LexicalIndex
 from index.manifest import Expected, Manifest, ModelRecord, SourceRecord, Wanted
+from index.segments import Placement, live_keys
 from index.swap import not_writable, reindex_lock
 from index.text import analyze
 from index.titles import article_rows
@@ -35,6 +36,7 @@ from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
 from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
 from indexer.files import file_digest
+from indexer.incremental import Plan, Previous, plan, previous_build
 from indexer.passages import (
     DEFAULT_PASSAGE,
     TITLE_WEIGHT,
@@ -71,9 +73,11 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)  # files read, but cut or changed
     encoded: int = 0
-    cached: int = 0
+    cached: int = 0  # paragraphs not encoded now: from the cache or an older segment
     seconds: float = 0.0
     build: Path | None = None
+    segments: int = 1  # segments of the new build
+    merged: int = 0  # older segments merged into its new one
 
 
 def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
@@ -99,9 +103,11 @@ def is_current(
     dtype: str,
     cross_model: str = "none",
     follow_symlinks: bool = False,
+    reprints: bool = True,
 ) -> bool:
     """True when the index was built from these very files with this model in this dtype,
-    this cross-lingual model ("none": without one) and today's passage settings: when the
+    this cross-lingual model ("none": without one), today's passage settings and reprint
+    grouping on or off (`reprints`): when the
     build fits (the Searcher's check, Manifest.mismatch) and its source is unchanged."""
     if not source.is_dir():  # reindex says why, without the models
         return False
@@ -114,6 +120,7 @@ def is_current(
         None if cross_model == "none" else Wanted(cross_model),
         passage=DEFAULT_PASSAGE,
         title_weight=TITLE_WEIGHT,
+        reprints=reprints,
     )
     return manifest.mismatch(
         expected
@@ -127,6 +134,7 @@ def reindex(
     cache_dir: Path,
     *,
     full: bool = False,
+    incremental: bool = True,
     progress: Progress = silent,
     passage: str = DEFAULT_PASSAGE,
     title_weight: float = TITLE_WEIGHT,
@@ -135,13 +143,19 @@ def reindex(
     reprints: bool = True,
     prefill: Prefill | None = None,
 ) -> BuildReport:
-    """Build a new index of `source` and swap it in at `index_dir`. `passage` is the kind of
+    """Index `source` and swap the new build in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
     title vector is mixed in (indexer/passages.py); `cross_encoder` computes the second,
     cross-lingual set of vectors from the same texts (None: the build has none);
     `follow_symlinks` reads links that lead out of `source` (indexer/files.py); `reprints`
     finds the articles that reprint one story (indexer/reprints.py); `prefill` encodes
     what the cache lacks before the build reads it (None: the build encodes here).
+
+    When the current build fits these models and settings, the reindex is incremental
+    (indexer/incremental.py): new and edited articles go into one new segment, the older
+    segments stay, their replaced paragraphs marked deleted, and the merge policy may fold
+    some into the new one. `incremental` False builds one segment of everything; `full`
+    does too, and encodes every paragraph anew, ignoring the embedding cache.
 
     A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
@@ -150,27 +164,43 @@ def reindex(
     with reindex_lock(index_dir):
         fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
         corpus = _read(source, progress, follow_symlinks)
-        articles = corpus.articles
-        paragraphs = _split(articles, encoder)
-        _check_indexable(source, paragraphs, corpus.skipped)
-        texts = passage_texts(articles, paragraphs, passage, encoder.count_tokens)
+        expected = Expected(
+            Wanted.of(encoder),
+            Wanted.of(cross_encoder) if cross_encoder else None,
+            passage=passage,
+            title_weight=title_weight,
+            reprints=reprints,
+        )
+        previous = previous_build(index_dir, expected) if incremental and not full else None
+        work = _work(source, corpus, encoder, previous)
+        texts = passage_texts(work.articles, work.paragraphs, passage, encoder.count_tokens)
         sent = 0  # passages `prefill` encoded into the cache that the build then reads
-        if prefill is not None:
+        if prefill is not None and work.paragraphs:
             models = [m for m in (encoder, cross_encoder) if m is not None]
-            sent = prefill(texts, article_titles(articles), models, cache_dir, full, progress)
+            titles = article_titles(work.articles)
+            sent = prefill(texts, titles, models, cache_dir, full, progress)
             full = False  # the cache now holds what prefill encoded, with `full` too
-        dense = _Dense(articles, paragraphs, texts, title_weight, cache_dir, full, progress)
-        vectors, titles, encoded = dense.vectors(encoder, "")
+        dense = _Dense(
+            work.articles, work.paragraphs, texts, title_weight, cache_dir, full, progress
+        )
+        vectors, titles, encoded, cross = _encode(dense, encoder, cross_encoder)
         encoded += sent
-        cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
         report = BuildReport(
-            len(articles), len(paragraphs), corpus.skipped, corpus.notes, encoded,
-            len(paragraphs) - encoded,
+            len(corpus.articles), work.live, corpus.skipped, corpus.notes, encoded,
+            work.live - encoded, segments=len(work.kept) + bool(work.paragraphs),
+            merged=len(work.merged),
         )  # fmt: skip
         with _no_partial_build(index_dir) as writer:
             report.build = writer.path
-            groups = reprint_groups(articles) if reprints else {}
-            _write_parts(writer, articles, paragraphs, (vectors, titles), cross, progress, groups)
+            for segment, placement in work.kept:
+                writer.keep(previous.path, segment.record, placement)  # type: ignore[union-attr]
+            if vectors is not None:
+                groups = reprint_groups(work.articles) if reprints else {}
+                writer.place(work.placement)
+                _write_parts(
+                    writer, work.articles, work.paragraphs, (vectors, titles), cross, progress,
+                    groups,
+                )  # fmt: skip
             writer.manifest(  # last: a build with a manifest is complete
                 ModelRecord.of(encoder),
                 ModelRecord.of(cross_encoder) if cross_encoder else None,
@@ -178,13 +208,47 @@ def reindex(
                 passage,
                 title_weight,
                 skipped=len(corpus.skipped),
+                reprints=reprints,
             )
             writer.flush()
             writer.swap_in()
+        kept = [key for s, p in work.kept for key in live_keys(report.build / s.record.name, p)]
         for model in filter(None, (encoder, cross_encoder)):
-            dense.record_uses(model, report.build)
+            dense.record_uses(model, report.build, kept)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _encode(
+    dense: _Dense, encoder: Encoder, cross_encoder: Encoder | None
+) -> tuple[np.ndarray | None, np.ndarray | None, int, tuple[np.ndarray, np.ndarray] | None]:
+    """The new segment's paragraph and title vectors, how many passages were encoded, and
+    the cross-lingual model's vectors (None where the build has none); no vectors at all
+    when the reindex writes no new segment."""
+    if not dense.paragraphs:
+        return None, None, 0, None
+    vectors, titles, encoded = dense.vectors(encoder, "")
+    cross = dense.vectors(cross_encoder, "cross ")[:2] if cross_encoder else None
+    return vectors, titles, encoded, cross
+
+
+def _work(source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None) -> Plan:
+    """What this reindex writes: everything in one segment (no `previous` build to add
+    to), or the incremental plan over `previous`."""
+    if previous is None:
+        paragraphs = _split(corpus.articles, encoder)
+        _check_indexable(source, paragraphs, corpus.skipped)
+        placement = Placement.whole(len(paragraphs), len(corpus.articles))
+        n = len(corpus.articles)
+        return Plan([], list(corpus.articles), paragraphs, placement, [], len(paragraphs), n, 0)
+    work = plan(previous, corpus.articles, lambda article: _split([article], encoder))
+    if work.live == 0:
+        raise CorpusError(
+            f"no readable articles in {source}; nothing to index{_why(corpus.skipped)}"
+        )
+    if work.paragraphs and not any(analyze(p.text) for p in work.paragraphs) and not work.kept:
+        _check_indexable(source, work.paragraphs, corpus.skipped)
+    return work
 
 
 @contextmanager
@@ -271,12 +335,20 @@ class _Dense:
             mix_titles(vectors, self.paragraphs, self.articles, titles, self.title_weight)
         return vectors, titles, encoded
 
-    def record_uses(self, encoder: Encoder, build: Path) -> None:
-        """Note in the embedding cache which of its vectors `build` is made of, so that
-        `manage.py cache prune` keeps them. The index is already in place: a failure here
-        only means a later prune drops these vectors (and a later reindex re-encodes)."""
+    def keys(self) -> tuple[list[bytes], list[bytes]]:
+        """The embedding cache's key of each passage text and each article title (b""
+        for an article without one)."""
         titles = article_titles(self.articles)
-        keys = (text_key(text) for text in itertools.chain(self.texts, filter(None, titles)))
+        return [text_key(t) for t in self.texts], [text_key(t) if t else b"" for t in titles]
+
+    def record_uses(self, encoder: Encoder, build: Path, kept: Sequence[bytes] = ()) -> None:
+        """Note in the embedding cache which of its vectors `build` is made of (its new
+        segment's, and `kept`: the keys of the live paragraphs of the segments it kept),
+        so that `manage.py cache prune` keeps them. The index is already in place: a
+        failure here only means a later prune drops these vectors (and a later reindex
+        re-encodes)."""
+        passages, titles = self.keys()
+        keys = itertools.chain(passages, filter(None, titles), kept)
         try:
             cache = EmbeddingCache(
                 self.cache_dir / "embeddings.sqlite", encoder.fingerprint, encoder.dimension

@@ -37,8 +37,11 @@ ENCODE_SECONDS = 0.03  # per chunk of 64 paragraphs
 WINDOWS = {"reading": 0.07, "encoding": 0.12, "writing": 0.04, "swapping": 0.03}
 
 
-def run(source: Path, index_dir: Path, cache_dir: Path, conn: Connection) -> None:
-    """reindex --full of `source`, sending (phase, step) to `conn` as it goes."""
+def run(
+    source: Path, index_dir: Path, cache_dir: Path, conn: Connection, full: bool = True
+) -> None:
+    """reindex --full of `source` (or, not `full`, an incremental one that may merge
+    segments), sending (phase, step) to `conn` as it goes."""
     import index.format as index
     import index.swap as swap
     import indexer.build as build
@@ -76,11 +79,12 @@ def run(source: Path, index_dir: Path, cache_dir: Path, conn: Connection) -> Non
         return wrapper
 
     index.fsync_tree = stretched("writing", "fsync", index.fsync_tree)
+    index.link_segment = stretched("writing", "link segment", index.link_segment)
     index.swap_in = stretched("swapping", "swap_in", index.swap_in)
     swap._fsync_dir = stretched("swapping", "fsync dir", swap._fsync_dir)
     swap.prune_builds = stretched("swapping", "prune", swap.prune_builds)
     os.replace = stretched("swapping", "rename link", os.replace)
-    build.reindex(source, index_dir, SlowEncoder(), cache_dir, full=True, progress=progress)
+    build.reindex(source, index_dir, SlowEncoder(), cache_dir, full=full, progress=progress)
     say("done", "")
 
 
@@ -133,10 +137,11 @@ def kill_reindex_during(
     source: Path,
     index_dir: Path,
     cache_dir: Path,
+    full: bool = True,
 ) -> Kill:
     """Start a reindex in a child and SIGKILL it `delay` seconds into `phase`."""
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=run, args=(source, index_dir, cache_dir, send))
+    child = context.Process(target=run, args=(source, index_dir, cache_dir, send, full))
     child.start()
     send.close()
     messages: list[tuple[str, str]] = [("", "")]

@@ -47,7 +47,7 @@ def test_seeds_give_13_and_8_body_paragraphs_without_the_feed(tmp_path, fake_enc
 def test_manifest_records_what_built_the_index(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["format_version"] == 3
+    assert manifest["format_version"] == 4
     assert manifest["model"] == {
         "name": "fake",
         "fingerprint": fake_encoder.fingerprint,
@@ -149,7 +149,7 @@ def test_a_manifest_field_of_a_wrong_type_is_refused_by_name(tmp_path, fake_enco
 def test_an_index_of_another_format_is_refused_with_the_reindex_hint(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
     edit_manifest(tmp_path / "index", lambda d: d.update(format_version=2))
-    with pytest.raises(IndexMismatch, match="index format 2 .* reads format 3; .*reindex"):
+    with pytest.raises(IndexMismatch, match="index format 2 .* reads format 4; .*reindex"):
         load_index(tmp_path / "index")
     assert not is_current(tmp_path / "index", SEEDS, "fake", "float32")
 
@@ -224,7 +224,8 @@ def test_no_index_and_empty_source_are_clear_errors(tmp_path, fake_encoder):
 
 def test_a_truncated_vector_file_is_reported_not_crashed_on(tmp_path, fake_encoder):
     build(SEEDS, tmp_path, fake_encoder)
-    vectors = tmp_path / "index" / VECTORS_NAME
+    current = (tmp_path / "index").resolve()
+    vectors = current / current.name / VECTORS_NAME  # its one segment, named as the build
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(IndexCorrupt):
         load_index(tmp_path / "index")

@@ -228,14 +228,13 @@ def test_written_corpus_splits_the_same_in_poisk(tmp_path: Path, ru_page: bg.Pag
 
 
 def test_check_index_lists_unknown_ids(tmp_path: Path) -> None:
-    import sqlite3
+    from indexer.build import reindex
+    from tests.fakes import FakeEncoder
 
-    db = sqlite3.connect(tmp_path / "store.sqlite")
-    db.execute("CREATE TABLE paragraphs (id TEXT, article_id TEXT, n INTEGER, text TEXT)")
-    db.execute("INSERT INTO paragraphs VALUES ('a:0', 'a', 0, 'текст')")
-    db.commit()
-    db.close()
+    (tmp_path / "corpus").mkdir()
+    bg.write_jsonl(tmp_path / "corpus" / "a.jsonl", [{"id": "a", "title": "А", "text": "текст"}])
+    reindex(tmp_path / "corpus", tmp_path / "index", FakeEncoder(), tmp_path / "cache")
     rows = [{"query": "q", "relevant": ["a:0", "a:1", "a", "b", {"contains": "x"}]}]
     bg.write_jsonl(tmp_path / "queries.jsonl", rows)
-    assert bg.check_index(tmp_path, tmp_path / "queries.jsonl") == ["a:1", "b"]
+    assert bg.check_index(tmp_path / "index", tmp_path / "queries.jsonl") == ["a:1", "b"]
     assert json.loads((tmp_path / "queries.jsonl").read_text("utf-8"))["query"] == "q"

@@ -9,6 +9,7 @@ so a kill costs a fraction of a second. POISK_CRASH_SEED replays a run.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections import Counter
@@ -63,6 +64,60 @@ def test_twenty_kills_leave_the_index_the_cache_and_the_next_reindex_sound(
     builds = list(builds_dir(index_dir).iterdir())
     assert len(builds) <= 2 and all((b / MANIFEST_NAME).is_file() for b in builds)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".link")] == []
+
+
+def change(source: Path, step: int) -> None:
+    """Change the corpus as a newsroom does: a new file each step, and every other step an
+    article edited or a file removed."""
+    lines = [
+        json.dumps({"id": f"new{step}-{a}", "title": f"Новость {step}-{a}",
+                    "text": f"Порт {step} принял судно {a}.\n\nNovost {step} {a}."},
+                   ensure_ascii=False)
+        for a in range(12)
+    ]  # fmt: skip
+    (source / f"new-{step:02d}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    old = sorted(source.glob("part-*.jsonl"))
+    if step % 2 and old:
+        old[0].unlink()
+    elif old:
+        lines = old[-1].read_text(encoding="utf-8").splitlines()
+        lines[0] = lines[0].replace("Порт номер", f"Порт (правка {step}) номер")
+        old[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_kills_during_incremental_reindexes_and_merges_leave_the_index_whole(
+    tmp_path: Path,
+) -> None:
+    """Incremental reindexes (new segments, deletes, merges: the twelve steps pass the
+    merge policy's limit) killed at random moments: the served index stays whole, and the
+    next reindex completes what the killed one started."""
+    seed = int(os.environ.get("POISK_CRASH_SEED", random.randrange(10**6)))
+    rng = random.Random(seed)
+    source = make_corpus(tmp_path / "corpus", files=8, articles=15)
+    index_dir, cache_dir = tmp_path / "index", tmp_path / "cache"
+    expected = expected_vectors(source)
+    reindex(source, index_dir, FakeEncoder(), cache_dir)
+    server = Searcher(index_dir, FakeEncoder())
+    context = forkserver()
+    landed, segments = Counter(), []
+    for step in range(12):
+        change(source, step)
+        expected |= expected_vectors(source)
+        phase = PHASES[step % len(PHASES)]
+        before = server.current().manifest.generation
+        delay = rng.uniform(0, WINDOWS[phase])
+        kill = kill_reindex_during(context, phase, delay, source, index_dir, cache_dir, full=False)
+        landed[kill.last[0]] += kill.killed
+        problems = problems_after_kill(kill, before, server, source, index_dir, cache_dir, expected)
+        assert problems == [], f"seed {seed}, step {step}: {kill}"
+        segments.append(len(server.current().manifest.segments))
+    print(f"seed {seed}: kills landed in {dict(landed)}, segments {segments}")
+    assert sum(landed.values()) >= 6, (seed, landed)
+    assert max(segments) > 2 and segments[-1] < max(segments)  # grew, then merged
+    stats = server.stats()
+    assert stats.paragraphs == sum(
+        2 * len(f.read_text().splitlines()) for f in source.glob("*.jsonl")
+    )
 
 
 def test_a_kill_between_link_and_rename_leaves_no_stray_link(tmp_path: Path) -> None:

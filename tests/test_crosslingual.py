@@ -109,7 +109,8 @@ def test_an_index_and_a_searcher_must_agree_on_the_cross_model(built, tmp_path) 
 def test_damaged_cross_vectors_are_refused(built) -> None:
     index_dir, primary, cross = built
     build = index_dir.resolve()
-    VectorIndex.build(np.eye(24, dtype=np.float32)[:5]).save(build / CROSS_VECTORS_NAME)
+    segment = build / build.name  # its one segment
+    VectorIndex.build(np.eye(24, dtype=np.float32)[:5]).save(segment / CROSS_VECTORS_NAME)
     with pytest.raises(IndexCorrupt, match="cross vectors"):
         Searcher(index_dir, primary, cross).search(SearchRequest(q="порт"))
 

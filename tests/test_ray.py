@@ -57,9 +57,10 @@ def _vectors(index_dir: Path) -> list[np.ndarray]:
     """Every vector of the current build: paragraphs and titles, of both models."""
     index = load_index(index_dir)
     try:
-        parts = [index.vectors, index.cross]
-        out = [p.index.reconstruct_n(0, p.size) for p in parts if p is not None]
-        out += [t.vectors for t in (index.titles, index.cross_titles) if t is not None]
+        models = [m for m in (index.vectors, index.cross) if m is not None]
+        out = [p.index.reconstruct_n(0, p.size) for m in models for p in m.parts]
+        titles = [t for t in (index.titles, index.cross_titles) if t is not None]
+        out += [part.vectors for t in titles for part in t.parts]
         return [np.asarray(v, dtype=np.float32) for v in out]
     finally:
         index.close()

@@ -29,20 +29,23 @@ from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
 from tests.live import Server, get, security_header_problems, serving
 
+# Paths inside a build; SEG stands for its one segment's name (the build's own).
 PARTS = [
     "manifest.json",
-    "store.sqlite",
-    "bm25/data.csc.index.npy",
-    "bm25/indices.csc.index.npy",
-    "bm25/indptr.csc.index.npy",
-    "bm25/params.index.json",
-    "bm25/vocab.index.json",
-    "vectors.faiss",
-    "titles.npy",
-    "title_rows.npy",
+    "SEG/store.sqlite",
+    "SEG/bm25/docs.npy",
+    "SEG/bm25/tfs.npy",
+    "SEG/bm25/indptr.npy",
+    "SEG/bm25/lengths.npy",
+    "SEG/bm25/vocab.json",
+    "SEG/vectors.faiss",
+    "SEG/titles.npy",
+    "SEG/title_rows.npy",
+    "SEG.rows.npy",
+    "SEG.articles.npy",
 ]
-ARRAYS = [part for part in PARTS if part.startswith("bm25/") and part.endswith(".npy")]
-TITLE_ARRAYS = ["titles.npy", "title_rows.npy"]
+ARRAYS = [part for part in PARTS if part.startswith("SEG/bm25/") and part.endswith(".npy")]
+TITLE_ARRAYS = ["SEG/titles.npy", "SEG/title_rows.npy"]
 
 
 def build(tmp: Path, source: Path = SEEDS) -> Path:
@@ -56,7 +59,7 @@ def damaged_copy(good: Path, part: str, damage: Callable[[Path], None], into: Pa
     """A copy of build `good` in folder `into` with `damage` done to one part."""
     copy = into / f"{good.name}-damaged-{part.replace('/', '-')}"
     shutil.copytree(good, copy)
-    damage(copy / part)
+    damage(copy / part.replace("SEG", good.name))
     return copy
 
 
@@ -112,7 +115,9 @@ def test_a_pickle_planted_in_a_bm25_array_is_refused_not_run(tmp_path: Path, par
     with recording("pickle.find_class") as lookups, pytest.raises(IndexCorrupt):
         searcher.search(SearchRequest(q="порт"))
     with pytest.raises(IndexCorrupt, match="pickle"):
-        LexicalIndex.load(planted / "bm25", mmap=False)  # not memory-mapped: still refused
+        LexicalIndex.load(
+            planted / planted.name.split("-damaged-")[0] / "bm25", mmap=False
+        )  # not memory-mapped: still refused
     assert not marker.exists()
     assert lookups == []
 
@@ -201,20 +206,26 @@ def other_vectors(path: Path) -> None:
 
 
 # Files that parse but do not fit together: each used to fail inside a search (a 500).
-VOCAB, MANIFEST, STORE = "bm25/vocab.index.json", "manifest.json", "store.sqlite"
+VOCAB, MANIFEST, STORE = "SEG/bm25/vocab.json", "manifest.json", "SEG/store.sqlite"
+DOCS, ROWS = "SEG/bm25/docs.npy", "SEG.rows.npy"
 INCONSISTENT = {
-    "vocab past the matrix": (VOCAB, edit_json(lambda d: dict.fromkeys(d, 10**6))),
-    "vocab not a mapping": (VOCAB, edit_json(list)),
-    "doc ids past the store": ("bm25/indices.csc.index.npy", edit_array(lambda a: a + 1000)),
-    "doc ids as floats": ("bm25/indices.csc.index.npy", edit_array(lambda a: a.astype(float))),
-    "column pointers cut": ("bm25/indptr.csc.index.npy", edit_array(lambda a: a[:3])),
-    "scores as text": ("bm25/data.csc.index.npy", edit_array(lambda a: a.astype(str))),
-    "vectors of another size": ("vectors.faiss", other_vectors),
-    "title rows past the articles": ("title_rows.npy", edit_array(lambda a: a + 2)),
-    "title rows cut": ("title_rows.npy", edit_array(lambda a: a[:5])),
-    "title rows as floats": ("title_rows.npy", edit_array(lambda a: a.astype(float))),
-    "title vectors of another size": ("titles.npy", edit_array(lambda a: a[:, :16])),
-    "title vectors of too few articles": ("titles.npy", edit_array(lambda a: a[:1])),
+    "vocab not a list": (VOCAB, edit_json(lambda d: dict.fromkeys(d, 10**6))),
+    "vocab with a term twice": (VOCAB, edit_json(lambda d: d + d[:1])),
+    "doc ids past the store": (DOCS, edit_array(lambda a: a + 1000)),
+    "doc ids as floats": (DOCS, edit_array(lambda a: a.astype(float))),
+    "term pointers cut": ("SEG/bm25/indptr.npy", edit_array(lambda a: a[:3])),
+    "term counts as text": ("SEG/bm25/tfs.npy", edit_array(lambda a: a.astype(str))),
+    "lengths cut": ("SEG/bm25/lengths.npy", edit_array(lambda a: a[:5])),
+    "rows past the paragraphs": (ROWS, edit_array(lambda a: a + 100)),
+    "rows twice": (ROWS, edit_array(lambda a: a * 0)),
+    "rows cut": (ROWS, edit_array(lambda a: a[:5])),
+    "articles flags of another type": ("SEG.articles.npy", edit_array(lambda a: a.astype(float))),
+    "vectors of another size": ("SEG/vectors.faiss", other_vectors),
+    "title rows past the articles": ("SEG/title_rows.npy", edit_array(lambda a: a + 2)),
+    "title rows cut": ("SEG/title_rows.npy", edit_array(lambda a: a[:5])),
+    "title rows as floats": ("SEG/title_rows.npy", edit_array(lambda a: a.astype(float))),
+    "title vectors of another size": ("SEG/titles.npy", edit_array(lambda a: a[:, :16])),
+    "title vectors of too few articles": ("SEG/titles.npy", edit_array(lambda a: a[:1])),
     "manifest section of a wrong type": (MANIFEST, edit_json(lambda d: {**d, "vectors": "x"})),
     "rows renumbered": (STORE, edit_store("UPDATE paragraphs SET row = row + 100")),
     "articles gone": (STORE, edit_store("DELETE FROM articles")),
@@ -236,7 +247,7 @@ def test_files_that_parse_but_do_not_fit_are_a_clear_error(
 
 def test_a_failed_build_is_not_read_again_on_every_request(tmp_path: Path) -> None:
     good = build(tmp_path)
-    broken = damaged_copy(good, "vectors.faiss", truncate_to_half, tmp_path)
+    broken = damaged_copy(good, "SEG/vectors.faiss", truncate_to_half, tmp_path)
     swap_in(tmp_path / "index", broken)
     searcher = Searcher(tmp_path / "index", FakeEncoder())
     with pytest.raises(IndexCorrupt):

@@ -113,9 +113,9 @@ def build_index(
     with timed(f, "fsync_s"):
         writer.flush()
     writer.swap_in()
-    f["store_mb"] = disk_mb(build / STORE_NAME)
-    f["bm25_mb"] = disk_mb(build / BM25_DIR)
-    f["faiss_mb"] = disk_mb(build / VECTORS_NAME)
+    f["store_mb"] = disk_mb(writer.segment / STORE_NAME)
+    f["bm25_mb"] = disk_mb(writer.segment / BM25_DIR)
+    f["faiss_mb"] = disk_mb(writer.segment / VECTORS_NAME)
     f["disk_mb"] = disk_mb(build)
     return f, vector_index, vectors
 

@@ -1,0 +1,208 @@
+"""Segments: an index grown by incremental reindexes (adds, edits, removals, merges) answers
+exactly as a full rebuild of the same corpus: the same ids in the same order, scores
+within 1e-6, in every mode, for 200 queries (small corpora: exact, flat vectors)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from index.format import load_index
+from index.manifest import MANIFEST_NAME
+from index.segments import MAX_SEGMENTS, plan_merge, tier
+from indexer.build import reindex
+from search.contract import SearchRequest
+from search.service import Searcher
+from tests.fakes import FakeEncoder
+
+SYLLABLES = [
+    "ка",
+    "ли",
+    "мо",
+    "ра",
+    "ну",
+    "пе",
+    "до",
+    "си",
+    "то",
+    "ве",
+    "ла",
+    "ми",
+    "ко",
+    "са",
+    "ру",
+    "бе",
+]
+MODES = ("bm25", "semantic", "hybrid")
+
+
+def words(rng: random.Random, count: int) -> list[str]:
+    """A vocabulary of made-up Cyrillic words."""
+    return sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(count)})
+
+
+class Corpus:
+    """A folder of JSONL files of generated articles, changed step by step."""
+
+    def __init__(self, folder: Path, seed: int = 7) -> None:
+        self.folder = folder
+        folder.mkdir()
+        self.rng = random.Random(seed)
+        self.vocab = words(self.rng, 400)
+        self.files: dict[str, list[dict[str, str]]] = {}
+        self.serial = 0
+
+    def article(self) -> dict[str, str]:
+        self.serial += 1
+        paragraphs = [
+            " ".join(self.rng.choices(self.vocab, k=self.rng.randint(4, 30)))
+            for _ in range(self.rng.randint(1, 4))
+        ]
+        title = " ".join(self.rng.choices(self.vocab, k=3))
+        return {"id": f"a{self.serial}", "title": title, "text": "\n\n".join(paragraphs)}
+
+    def add_file(self, articles: int) -> str:
+        name = f"f{len(self.files):03d}.jsonl"
+        self.files[name] = [self.article() for _ in range(articles)]
+        self.write(name)
+        return name
+
+    def edit(self, name: str, index: int) -> str:
+        """Give an article new text; returns its id."""
+        new = self.article()
+        new["id"] = self.files[name][index]["id"]
+        self.files[name][index] = new
+        self.write(name)
+        return new["id"]
+
+    def remove(self, name: str, index: int) -> str:
+        """Remove one article from a file; returns its id."""
+        gone = self.files[name].pop(index)
+        self.write(name)
+        return gone["id"]
+
+    def write(self, name: str) -> None:
+        lines = [json.dumps(a, ensure_ascii=False) for a in self.files[name]]
+        (self.folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def queries(self, count: int = 200) -> list[str]:
+        rng = random.Random(11)
+        return [" ".join(rng.choices(self.vocab, k=rng.randint(1, 3))) for _ in range(count)]
+
+
+def answers(searcher: Searcher, query: str, mode: str) -> list[tuple[str, float]]:
+    """A search's (paragraph id, score) pairs, 20 deep."""
+    result = searcher.search(SearchRequest(q=query, mode=mode, k=20))
+    return [(hit.id, hit.score) for hit in result.results]
+
+
+def assert_same_as_full(corpus: Corpus, index_dir: Path, cache: Path, tmp: Path) -> None:
+    """200 queries in every mode answer alike from `index_dir` and a full rebuild."""
+    full_dir = tmp / f"full{len(list(tmp.glob('full*')))}"
+    reindex(corpus.folder, full_dir, FakeEncoder(), cache, full=True)
+    segmented, full = Searcher(index_dir, FakeEncoder()), Searcher(full_dir, FakeEncoder())
+    compared = 0
+    for query in corpus.queries():
+        for mode in MODES:
+            ours, theirs = answers(segmented, query, mode), answers(full, query, mode)
+            assert [i for i, _ in ours] == [i for i, _ in theirs], (query, mode)
+            assert all(abs(a - b) <= 1e-6 for (_, a), (_, b) in zip(ours, theirs)), (query, mode)
+            compared += bool(ours)
+    assert compared > 300  # most queries find something in every mode
+
+
+def segments_of(index_dir: Path) -> int:
+    return len(json.loads((index_dir / MANIFEST_NAME).read_text())["segments"])
+
+
+def test_adds_edits_and_removals_answer_as_a_full_rebuild(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path / "corpus")
+    index_dir, cache = tmp_path / "index", tmp_path / "cache"
+    first = corpus.add_file(40)
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+    corpus.add_file(15)
+    encoder = FakeEncoder()
+    report = reindex(corpus.folder, index_dir, encoder, cache)
+    assert report.segments == 2
+    assert len(encoder.passages) < 15 * 4 + 15  # only the new articles' texts and titles
+    assert_same_as_full(corpus, index_dir, cache, tmp_path)
+
+    edited = corpus.edit(first, 3)
+    removed = corpus.remove(first, 10)
+    corpus.add_file(5)
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+    assert segments_of(index_dir) == 3
+    assert_same_as_full(corpus, index_dir, cache, tmp_path)
+
+    searcher = Searcher(index_dir, FakeEncoder())
+    assert searcher.article(removed) is None
+    new_text = corpus.files[first][3]["text"].split("\n\n")
+    page = searcher.article(edited)
+    assert page is not None and [p.text for p in page.paragraphs] == new_text
+    assert searcher.stats().paragraphs == sum(
+        len(a["text"].split("\n\n")) for f in corpus.files.values() for a in f
+    )
+
+
+def test_many_small_reindexes_merge_and_still_answer_as_a_full_rebuild(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path / "corpus", seed=3)
+    index_dir, cache = tmp_path / "index", tmp_path / "cache"
+    first = corpus.add_file(30)
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+    counts = []
+    for step in range(12):
+        corpus.add_file(2)
+        if step % 4 == 3:
+            corpus.remove(first, 0)
+        reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+        counts.append(segments_of(index_dir))
+    assert max(counts) <= MAX_SEGMENTS and counts[-1] < max(counts)  # merged on the way
+    assert_same_as_full(corpus, index_dir, cache, tmp_path)
+
+
+def test_an_unchanged_corpus_writes_no_new_segment_and_full_makes_one(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.add_file(10)
+    index_dir, cache = tmp_path / "index", tmp_path / "cache"
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+    corpus.add_file(3)
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+    encoder = FakeEncoder()
+    report = reindex(corpus.folder, index_dir, encoder, cache)
+    assert (report.segments, encoder.passages) == (2, [])
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache, full=True)
+    assert segments_of(index_dir) == 1
+
+
+def test_another_model_rebuilds_in_full(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.add_file(10)
+    index_dir, cache = tmp_path / "index", tmp_path / "cache"
+    reindex(corpus.folder, index_dir, FakeEncoder(), cache)
+    corpus.add_file(3)
+    reindex(corpus.folder, index_dir, FakeEncoder(name="other"), cache)
+    assert segments_of(index_dir) == 1
+    assert load_index(index_dir).manifest.model.name == "other"
+
+
+@pytest.mark.parametrize(
+    ("live", "new", "merged"),
+    [
+        ({"big": 100_000}, 5, set()),
+        ({f"s{i}": 10 for i in range(9)} | {"big": 100_000}, 5, {f"s{i}" for i in range(9)}),
+        ({f"s{i}": 5000 * (i + 1) for i in range(10)}, 5, {"s0"}),
+    ],
+)
+def test_the_merge_policy_keeps_at_most_ten_segments(
+    live: dict[str, int], new: int, merged: set[str]
+) -> None:
+    assert plan_merge(live, live, new) == merged
+    assert len(live) - len(merged) + 1 <= MAX_SEGMENTS
+
+
+def test_a_mostly_deleted_segment_is_rewritten() -> None:
+    assert plan_merge({"a": 40, "b": 10_000}, {"a": 100, "b": 10_000}, 5) == {"a"}
+    assert tier(999) == 0 and tier(1000) == 1 and tier(10_000) == 2
