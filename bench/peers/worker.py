@@ -13,6 +13,7 @@ is reported apart: `load` runs first, untimed by the build. Whatever a worker pu
 from __future__ import annotations
 
 import json
+import math
 import resource
 import sys
 import threading
@@ -42,7 +43,7 @@ def unit_text(unit: dict[str, Any]) -> str:
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of values, nearest rank."""
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    index = max(1, math.ceil(q * len(ordered) / 100)) - 1
     return ordered[index]
 
 
