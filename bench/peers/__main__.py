@@ -8,10 +8,11 @@ poisk's worker builds a poisk index of the corpus folder and searches it in-proc
 default hybrid mode; its store gives the paragraphs, the units every other peer indexes.
 Each peer's worker (bench/peers/*_run.py) runs with the peer's own virtual environment
 (made on first use under var/peers/, bench/peers/setup.py), loads the same e5-small
-weights from poisk's converted model folder, builds, ranks every query (top 100) and times
+weights from poisk's converted model folder, builds, ranks every query (top 10) and times
 it, then counts requests/s from 1, 4 and 16 client threads in its own process. Rankings are
 judged here with poisk's harness (eval/harness.py), so MRR@10 is comparable with
-`manage.py evaluate`.
+`manage.py evaluate`. Every query asks for a page of 10 results, in the ranking pass and in
+the throughput pass alike.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from bench.peers.judging import PeerRow, format_tables, peer_row
 from bench.peers.setup import ROOT, VENVS, ensure_venv
 from bench.peers.units import read_units, write_units
 from core.config import Settings
-from eval.harness import DEPTH, Query, load_queries
+from eval.harness import Query, load_queries
 
 PEERS = ("poisk", "lancedb", "txtai")
 CORPORA = ("news", "gimp")
 CLIENTS = (1, 4, 16)
+DEPTH = 10  # a page of results: all that MRR@10 reads, and what a user asks for
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,7 +70,7 @@ def run_worker(peer: str, python: Path, job: dict[str, Any], workdir: Path) -> d
     workdir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = workdir / "job.json", workdir / "result.json"
     job_path.write_text(json.dumps({**job, "workdir": str(workdir)}), encoding="utf-8")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {"RUST_LOG": "error", **os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [str(python), "-m", f"bench.peers.{peer}_run", str(job_path), str(result_path)]
     print(f"running {peer} ...", file=sys.stderr, flush=True)
     subprocess.run(command, cwd=ROOT, env=env, check=True)
