@@ -1,7 +1,7 @@
 """Peers, side by side: poisk, LanceDB and txtai on the same corpora, model and queries.
 
 Run: .venv/bin/python -m bench.peers [--corpus news|gimp|both] [--peers lancedb,txtai,poisk]
-     [--split test|tune|all] [--queries-limit N] [--seconds 10] [--json]
+     [--split test|tune|all] [--queries-limit N] [--seconds 10] [--json] [--reuse]
 
 For each corpus (eval/news, eval/gimp: built by eval/build_news.py, eval/build_gimp.py),
 poisk's worker builds a poisk index of the corpus folder and searches it in-process in the
@@ -48,6 +48,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--queries-limit", type=int, default=0, help="first N queries (0: all)")
     parser.add_argument("--seconds", type=float, default=10.0, help="per client count")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse a peer's last result for the same job"
+    )
     args = parser.parse_args()
     args.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     unknown = set(args.peers) - set(PEERS)
@@ -65,11 +68,18 @@ def corpus_paths(corpus: str) -> tuple[Path, Path]:
     return source, queries
 
 
-def run_worker(peer: str, python: Path, job: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """Run one peer's worker on `job` with `python`; its result JSON."""
+def run_worker(
+    peer: str, python: Path, job: dict[str, Any], workdir: Path, reuse: bool = False
+) -> dict[str, Any]:
+    """Run one peer's worker on `job` with `python`; its result JSON. With `reuse`, the
+    result of the last run is taken when it was for the same job."""
     workdir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = workdir / "job.json", workdir / "result.json"
-    job_path.write_text(json.dumps({**job, "workdir": str(workdir)}), encoding="utf-8")
+    job = {**job, "workdir": str(workdir)}
+    if reuse and result_path.exists() and json.loads(job_path.read_text("utf-8")) == job:
+        print(f"{peer}: reusing {result_path.relative_to(ROOT)}", file=sys.stderr)
+        return json.loads(result_path.read_text(encoding="utf-8"))
+    job_path.write_text(json.dumps(job), encoding="utf-8")
     env = {"RUST_LOG": "error", **os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [str(python), "-m", f"bench.peers.{peer}_run", str(job_path), str(result_path)]
     print(f"running {peer} ...", file=sys.stderr, flush=True)
@@ -103,13 +113,14 @@ def run_corpus(corpus: str, args: argparse.Namespace) -> tuple[list[Query], list
     }  # fmt: skip
     results = {}
     if "poisk" in args.peers:
-        results["poisk"] = run_worker("poisk", Path(sys.executable), job, out / "poisk")
+        python = Path(sys.executable)
+        results["poisk"] = run_worker("poisk", python, job, out / "poisk", args.reuse)
     poisk_index(source, index, cache)
     units = read_units(index)
     write_units(units, out / "units.jsonl")
     job["units"] = str(out / "units.jsonl")
     for peer in (p for p in args.peers if p != "poisk"):
-        results[peer] = run_worker(peer, ensure_venv(peer), job, out / peer)
+        results[peer] = run_worker(peer, ensure_venv(peer), job, out / peer, args.reuse)
     by_id = {unit.id: unit for unit in units}
     rows = [peer_row(results[p], queries, by_id) for p in args.peers]
     return queries, rows
