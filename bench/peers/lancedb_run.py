@@ -48,6 +48,8 @@ def build(model: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Searc
         "text", use_tantivy=False, language="Russian", stem=True, remove_stop_words=True,
         ascii_folding=True, replace=True,
     )  # fmt: skip
+    # Opened anew: the handle create_table returned answered new queries far slower.
+    table = db.open_table("units")
     reranker = RRFReranker()
     job["info"]["fts"] = "native, Russian stemmer, stop words removed, ascii folding"
     job["info"]["fusion"] = "RRFReranker (k=60)"
