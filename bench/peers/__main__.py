@@ -80,7 +80,8 @@ def run_worker(
         print(f"{peer}: reusing {result_path.relative_to(ROOT)}", file=sys.stderr)
         return json.loads(result_path.read_text(encoding="utf-8"))
     job_path.write_text(json.dumps(job), encoding="utf-8")
-    env = {"RUST_LOG": "error", **os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    quiet = {"RUST_LOG": "error", "LANCE_LOG": "error"}  # LanceDB warns on every query
+    env = {**quiet, **os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [str(python), "-m", f"bench.peers.{peer}_run", str(job_path), str(result_path)]
     print(f"running {peer} ...", file=sys.stderr, flush=True)
     subprocess.run(command, cwd=ROOT, env=env, check=True)
