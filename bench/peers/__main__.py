@@ -130,7 +130,8 @@ def run_corpus(corpus: str, args: argparse.Namespace) -> tuple[list[Query], list
 def machine() -> str:
     """The CPU model, core count and Python version, for the report's header."""
     cpu = platform.processor() or "?"
-    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text(encoding="utf-8").splitlines() if info.exists() else []:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
@@ -138,6 +139,7 @@ def machine() -> str:
 
 
 def main() -> None:
+    """Run the peers on each corpus asked for; print the tables, or everything as JSON."""
     args = parse_args()
     corpora = CORPORA if args.corpus == "both" else (args.corpus,)
     report: dict[str, Any] = {"machine": machine(), "split": args.split, "corpora": {}}
