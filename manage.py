@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +14,7 @@ import click
 from cli.errors import one_line_errors
 from cli.options import request_options
 from cli.output import format_hit, print_report, progress_bar
-from cli.serving import check_port, port_problem, run_until_interrupted
+from cli.serving import check_port, serve_app, supervise
 from core.config import Settings
 
 
@@ -356,70 +353,22 @@ def serve(
 
     workers = workers or pool.default_workers()
     if workers > 1 and pool.worker_slot() is None:
-        _supervise(ctx.obj["settings"], host, port, workers, index_dir)
+        supervise(host, port, workers, index_dir or ctx.obj["settings"].index_dir)
         return
     _serve_one(ctx, host, port, threads, index_dir, pool.worker_slot())
-
-
-def _supervise(
-    settings: Settings, host: str, port: int, workers: int, index_dir: Path | None
-) -> None:
-    """Run `workers` copies of this command on the port until SIGTERM/SIGINT (web/workers.py)."""
-    from web import workers as pool
-
-    check_port(host, port)
-    try:  # held while serving: the port stays ours while every worker is restarting
-        reserved = pool.reuseport_socket(host, port, listen=False)
-    except OSError as exc:
-        raise click.ClickException(port_problem(host, port, exc)) from exc
-    where = index_dir or settings.index_dir
-    click.echo(
-        f"poisk serving {where} on http://{host}:{port}/ with {workers} workers (Ctrl+C stops)"
-    )
-    with reserved:
-        supervisor = pool.Supervisor(
-            pool.worker_command(), workers, pool.worker_env(workers), log=click.echo
-        )
-        status = supervisor.run()
-    if supervisor.interrupted:
-        raise KeyboardInterrupt  # exits 130, as one server stopped by Ctrl+C does
-    if status:
-        raise click.ClickException("workers kept failing at start; see their messages above")
 
 
 def _serve_one(
     ctx: click.Context, host: str, port: int, threads: int, index_dir: Path | None, slot: int | None
 ) -> None:
     """One waitress server: on host:port itself, or as worker `slot` on a shared port."""
-    import waitress
-
-    from web import MAX_BODY_BYTES, create_app
-    from web.workers import reuseport_socket
+    from web import create_app
 
     settings: Settings = ctx.obj["settings"]
     if slot is None:  # a worker shares the port its supervisor holds
         check_port(host, port)  # a port in use is known before the models' seconds-long load
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
-    app = create_app(settings, searcher)
-    logging.basicConfig()  # waitress's warnings (queue depth, errors) on stderr, as serve() did
-    options: dict[str, Any] = {
-        "threads": threads,
-        "ident": "poisk",
-        "max_request_body_size": MAX_BODY_BYTES,  # refused by waitress before it reads a body
-    }
-    try:  # binds now, so that "serving" is only said of a server that listens
-        if slot is None:
-            server = waitress.create_server(app, host=host, port=port, **options)
-        else:  # after the model loaded: no request waits for it
-            server = waitress.create_server(app, sockets=[reuseport_socket(host, port)], **options)
-    except OSError as exc:
-        raise click.ClickException(port_problem(host, port, exc)) from exc
-    if slot is None:
-        click.echo(f"poisk serving {searcher.index_dir} on http://{host}:{port}/ (Ctrl+C stops)")
-    else:
-        click.echo(f"worker {slot} (pid {os.getpid()}) serving on http://{host}:{port}/")
-        sys.stdout.flush()  # the supervisor's log (or a test) learns at once that it listens
-    run_until_interrupted(server)
+    serve_app(create_app(settings, searcher), host, port, threads, slot, searcher.index_dir)
 
 
 @cli.group()

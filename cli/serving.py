@@ -1,11 +1,16 @@
 """What `serve` needs around waitress: a port checked before the models load, one-line
-messages for a port that cannot be listened on, and Ctrl+C that stops it cleanly."""
+messages for a port that cannot be listened on, one server or a supervisor of several
+(web/workers.py), and Ctrl+C that stops them cleanly with exit code 130."""
 
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import signal
 import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,3 +59,57 @@ def run_until_interrupted(server: Any) -> None:
         signal.signal(signal.SIGINT, previous)
     if interrupted:
         raise KeyboardInterrupt
+
+
+def supervise(host: str, port: int, workers: int, where: Path) -> None:
+    """Run `workers` copies of this command on the port until SIGTERM/SIGINT; `where` is
+    the index they serve (for the message)."""
+    from web import workers as pool
+
+    check_port(host, port)
+    try:  # held while serving: the port stays ours while every worker is restarting
+        reserved = pool.reuseport_socket(host, port, listen=False)
+    except OSError as exc:
+        raise click.ClickException(port_problem(host, port, exc)) from exc
+    click.echo(
+        f"poisk serving {where} on http://{host}:{port}/ with {workers} workers (Ctrl+C stops)"
+    )
+    with reserved:
+        supervisor = pool.Supervisor(
+            pool.worker_command(), workers, pool.worker_env(workers), log=click.echo
+        )
+        status = supervisor.run()
+    if supervisor.interrupted:
+        raise KeyboardInterrupt  # exits 130, as one server stopped by Ctrl+C does
+    if status:
+        raise click.ClickException("workers kept failing at start; see their messages above")
+
+
+def serve_app(app: Any, host: str, port: int, threads: int, slot: int | None, where: Path) -> None:
+    """Serve `app` with waitress until stopped: on host:port itself, or as worker `slot` on
+    the port its supervisor shares (SO_REUSEPORT); `where` is the index it serves."""
+    import waitress
+
+    from web import MAX_BODY_BYTES
+    from web.workers import reuseport_socket
+
+    logging.basicConfig()  # waitress's warnings (queue depth, errors) on stderr
+    options: dict[str, Any] = {
+        "threads": threads,
+        "ident": "poisk",
+        "max_request_body_size": MAX_BODY_BYTES,  # refused by waitress before it reads a body
+    }
+    try:  # binds now, so that "serving" is only said of a server that listens
+        if slot is None:
+            server = waitress.create_server(app, host=host, port=port, **options)
+        else:
+            sockets = [reuseport_socket(host, port)]
+            server = waitress.create_server(app, sockets=sockets, **options)
+    except OSError as exc:
+        raise click.ClickException(port_problem(host, port, exc)) from exc
+    if slot is None:
+        click.echo(f"poisk serving {where} on http://{host}:{port}/ (Ctrl+C stops)")
+    else:
+        click.echo(f"worker {slot} (pid {os.getpid()}) serving on http://{host}:{port}/")
+        sys.stdout.flush()  # the supervisor's log (or a test) learns at once that it listens
+    run_until_interrupted(server)
