@@ -9,12 +9,10 @@ all against the same labels.
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.swap import current_build
+from index.format import load_index
 
 
 @dataclass(frozen=True)
@@ -28,15 +26,19 @@ class Unit:
 
 
 def read_units(index_dir: Path) -> list[Unit]:
-    """The paragraphs of the current build of a poisk index, in row order, with their
-    article's title."""
-    store = current_build(index_dir) / "store.sqlite"
-    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT p.id, p.article_id, p.text, a.title FROM paragraphs p "
-            "JOIN articles a ON a.id = p.article_id ORDER BY p.row"
-        ).fetchall()
-    return [Unit(*row) for row in rows]
+    """The live paragraphs of the current build of a poisk index (every segment), in row
+    order, with their article's title."""
+    index = load_index(index_dir)
+    try:
+        store = index.store
+        paragraphs = store.paragraphs(range(store.count("paragraphs")))
+        articles = store.articles(p.article_id for p in paragraphs.values())
+        return [
+            Unit(p.id, p.article_id, p.text, articles[p.article_id].title)
+            for _, p in sorted(paragraphs.items())
+        ]
+    finally:
+        index.close()
 
 
 def write_units(units: list[Unit], path: Path) -> None:
