@@ -67,6 +67,8 @@ def manifest_of(model: ModelRecord, cross_model: ModelRecord | None = None) -> M
         analyzer=ANALYZER,
         bm25=BM25,
         cross_model=cross_model,
+        segments=[],
+        reprints=False,
         format_version=FORMAT_VERSION,
     )
 

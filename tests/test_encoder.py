@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import IndexMismatch, ModelError
 from encoders import encoder as enc_module
-from encoders.bundled import DEFAULT_MODEL_NAME, bundled_model_dir
+from encoders.bundled import DEFAULT_MODEL_NAME, ensure_bundled_model
 from encoders.encoder import (
     Encoder,
     ModelLoadError,
@@ -143,7 +143,7 @@ def test_single_query_runs_on_one_thread(
 def test_another_model_is_fingerprinted_by_its_state_dict(
     encoder: SentenceTransformerEncoder, model_cache: Path
 ) -> None:
-    folder = str(bundled_model_dir(model_cache))  # by path: not the bundled default's name
+    folder = str(ensure_bundled_model(model_cache))  # by path: not the bundled default's name
     other = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="float32")
     assert other.name == folder
     assert len(other.fingerprint) == 64
@@ -156,7 +156,7 @@ def test_another_model_is_fingerprinted_by_its_state_dict(
 
 @pytest.mark.model
 def test_bfloat16_vectors_are_close_but_never_mixed_with_float32(model_cache: Path) -> None:
-    folder = str(bundled_model_dir(model_cache))
+    folder = str(ensure_bundled_model(model_cache))
     f32 = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="float32")
     bf16 = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="bfloat16")
     assert (f32.dtype, bf16.dtype) == ("float32", "bfloat16")
