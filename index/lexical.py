@@ -64,29 +64,22 @@ class Postings:
 
     @classmethod
     def build(cls, documents: Sequence[list[str]]) -> Postings:
-        """The postings of analysed documents (lists of terms, see index.text.analyze)."""
+        """The postings of analysed documents (lists of terms, see index.text.analyze).
+
+        One dictionary look-up a term occurrence, in a flat comprehension; the counting,
+        sorting and grouping by term are numpy's (no Python loop a document)."""
         vocab: dict[str, int] = {}
-        term_ids, doc_ids, counts = [], [], []
-        for doc, terms in enumerate(documents):
-            counted: dict[int, int] = {}
-            for term in terms:
-                tid = vocab.setdefault(term, len(vocab))
-                counted[tid] = counted.get(tid, 0) + 1
-            term_ids.extend(counted)
-            doc_ids.extend([doc] * len(counted))
-            counts.extend(counted.values())
-        terms_a = np.asarray(term_ids, dtype=np.int64)
-        order = np.lexsort((np.asarray(doc_ids, dtype=np.int64), terms_a))
-        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms_a, minlength=len(vocab)), out=indptr[1:])
+        ids = [vocab.setdefault(term, len(vocab)) for terms in documents for term in terms]
         lengths = np.fromiter((len(d) for d in documents), np.int32, len(documents))
-        return cls(
-            vocab,
-            indptr,
-            np.asarray(doc_ids, dtype=np.int32)[order],
-            np.asarray(counts, dtype=np.int32)[order],
-            lengths,
-        )
+        occurrences = np.asarray(ids, dtype=np.int64)
+        owners = np.repeat(np.arange(len(documents), dtype=np.int64), lengths)
+        # one key a (term, document) pair, sorted by term, then document
+        keys, tfs = np.unique(occurrences * max(len(documents), 1) + owners, return_counts=True)
+        terms = keys // max(len(documents), 1)
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+        docs = (keys - terms * max(len(documents), 1)).astype(np.int32)
+        return cls(vocab, indptr, docs, tfs.astype(np.int32), lengths)
 
     @property
     def size(self) -> int:
