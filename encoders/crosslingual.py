@@ -78,9 +78,7 @@ class UseEncoder:
         (read-only rows), then encoded together with concurrent callers', as e5's are: 16
         threads sending one query each got 1,100-1,200 queries/s batched against 420-460 one
         by one (the tokenizer is pure Python)."""
-        if len(texts) == 1:
-            return self._queries.encode(texts[0])[None, :]
-        return self._encode(texts)
+        return self._queries.encode_all(texts)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 512) float32, L2-normalised, on _PASSAGE_THREADS threads.

@@ -99,9 +99,7 @@ class SentenceTransformerEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query embeddings. A single query is looked up in the query cache, then batched
         with concurrent callers' (read-only rows: cached vectors are shared)."""
-        if len(texts) == 1:
-            return self._queries.encode(texts[0])[None, :]
-        return self._encode_query_batch(texts)
+        return self._queries.encode_all(texts)
 
     def _encode_query_batch(self, texts: Sequence[str]) -> np.ndarray:
         """A lone query runs on one thread (see :meth:`_encode`), a batch on all."""

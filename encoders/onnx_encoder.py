@@ -73,9 +73,7 @@ class OnnxEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query embeddings. A single query is looked up in the query cache, then batched
         with concurrent callers' (read-only rows: cached vectors are shared)."""
-        if len(texts) == 1:
-            return self._queries.encode(texts[0])[None, :]
-        return self._encode_query_batch(texts)
+        return self._queries.encode_all(texts)
 
     def _encode_query_batch(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self._prompts.get("query", ""), self._query_session)

@@ -88,7 +88,15 @@ class CachedQueries:
         self, encode_batch: Callable[[Sequence[str]], np.ndarray], capacity: int = DEFAULT_ENTRIES
     ) -> None:
         self.cache = QueryCache(capacity)
+        self._encode_batch = encode_batch
         self._batcher = QueryBatcher(encode_batch)
+
+    def encode_all(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dimension) vectors of `texts`: a single query through the cache and the
+        micro-batcher (read-only rows: cached vectors are shared), several as one batch."""
+        if len(texts) == 1:
+            return self.encode(texts[0])[None, :]
+        return self._encode_batch(texts)
 
     def encode(self, text: str) -> np.ndarray:
         """The vector of ``text``: cached, or encoded (batched with concurrent callers)."""
