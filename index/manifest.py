@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
 from index.lexical import BM25_SETTINGS
@@ -72,6 +72,7 @@ class SegmentRecord(_Record):
     articles: Count
     paragraphs: Count
     vectors: Literal["flat", "hnsw"]  # its vector indexes' kind (index/vectors.py)
+    shard: Count = 0  # the shard it belongs to (docs/distributed.md); 0 in an unsharded build
 
 
 class SourceRecord(_Record):
@@ -174,6 +175,17 @@ class Manifest(_Record):
     segments: list[SegmentRecord]  # in order; `counts` are of their live rows
     reprints: bool  # whether reprints of one story were grouped (indexer/reprints.py)
     format_version: int
+    shards: int = Field(default=1, ge=1)  # segments are spread over this many shards
+
+    @model_validator(mode="after")
+    def _shards_known(self) -> Manifest:
+        """Every segment's shard is one of the build's."""
+        for record in self.segments:
+            if record.shard >= self.shards:
+                raise ValueError(
+                    f"segment {record.name} is in shard {record.shard} of {self.shards}"
+                )
+        return self
 
     def write(self, folder: Path) -> None:
         """Write manifest.json into `folder`."""
