@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -338,6 +339,32 @@ def stats(ctx: click.Context, index_dir: Path | None) -> None:
     "docs/performance.md); a dead one is restarted. Default: one per core.",
 )
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.option(
+    "--ray",
+    "ray_address",
+    help="Serve a sharded index on Ray Serve: local (a cluster started here), auto, or the "
+    "cluster's address. See docs/distributed.md.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 256),
+    help="With --ray: the index's shard count (`reindex --shards N`); default: the index's.",
+)
+@click.option(
+    "--replicas",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="With --ray: replicas of each shard; searches go on while one is lost.",
+)
+@click.option(
+    "--shard-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 600),
+    help="With --ray: seconds a shard may take to answer, retries included, before a "
+    "search fails with 503 naming it.",
+)
 @click.pass_context
 @one_line_errors
 def serve(
@@ -347,10 +374,21 @@ def serve(
     threads: int,
     workers: int | None,
     index_dir: Path | None,
+    ray_address: str | None,
+    shards: int | None,
+    replicas: int,
+    shard_timeout: float,
 ) -> None:
-    """Serve the web page and the JSON API with waitress (a production WSGI server)."""
+    """Serve the web page and the JSON API with waitress (a production WSGI server), or
+    with --ray on a Ray cluster, each shard of the index on its own replicas."""
     from web import workers as pool
 
+    if ray_address is not None:
+        layout = (shards, replicas, shard_timeout)
+        _serve_on_ray(ctx, ray_address, host, port, index_dir, layout)
+        return
+    if shards is not None or replicas != 1:
+        raise click.UsageError("--shards and --replicas serve on Ray: add --ray ADDRESS")
     workers = workers or pool.default_workers()
     if workers > 1 and pool.worker_slot() is None:
         supervise(host, port, workers, index_dir or ctx.obj["settings"].index_dir)
@@ -369,6 +407,44 @@ def _serve_one(
         check_port(host, port)  # a port in use is known before the models' seconds-long load
     searcher = _searcher(ctx, index_dir)  # the model loads once, before the first request
     serve_app(create_app(settings, searcher), host, port, threads, slot, searcher.index_dir)
+
+
+def _serve_on_ray(
+    ctx: click.Context,
+    address: str,
+    host: str,
+    port: int,
+    index_dir: Path | None,
+    layout: tuple[int | None, int, float],
+) -> None:
+    """The sharded index on Ray Serve until Ctrl+C; `layout` is (shards or None for the
+    index's count, replicas a shard, shard timeout). Tests put fake model loaders into
+    ctx.obj."""
+    import dataclasses
+
+    from cluster import run
+    from indexer.ray_cluster import LOCAL, ray_session
+
+    settings: Settings = ctx.obj["settings"]
+    if index_dir is not None:
+        settings = dataclasses.replace(settings, index_dir=index_dir)
+    shards, replicas, timeout_s = layout
+    shards = shards or run.shards_of(settings)
+    run.check_shards(settings, shards)
+    if address == LOCAL:
+        check_port(host, port)
+    loaders = {k: ctx.obj[k] for k in ("load_encoder", "load_cross_encoder") if k in ctx.obj}
+    with ray_session(address) as info:
+        try:
+            run.start(settings, shards, replicas, host, port, timeout_s, loaders or None)
+            click.echo(
+                f"poisk serving {settings.index_dir} on http://{host}:{port}/: {shards} "
+                f"shard(s) x {replicas} replica(s) on Ray ({info.nodes} node(s)); Ctrl+C stops"
+            )
+            sys.stdout.flush()
+            run.wait_for_signal()
+        finally:
+            run.stop()
 
 
 @cli.group()

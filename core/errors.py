@@ -32,3 +32,7 @@ class CorpusError(SearchError):
 
 class ModelError(SearchError):
     """The embedding model cannot be loaded."""
+
+
+class ShardUnavailable(SearchError):
+    """No replica of one shard of a sharded index answers: its results would be missing."""

@@ -33,10 +33,11 @@ class RowMap:
     placements: list[Placement]
 
     @classmethod
-    def of(cls, placements: list[Placement], where: object) -> RowMap:
+    def of(cls, placements: list[Placement], where: object, size: int | None = None) -> RowMap:
         """The map of segments' placements, whose live rows must number 0..N-1 once each;
-        IndexCorrupt (naming `where`) otherwise."""
-        size = sum(p.live for p in placements)
+        IndexCorrupt (naming `where`) otherwise. With `size` (N) the segments are a shard of
+        the index (index/shard.py) and hold some of its rows, each once."""
+        size = sum(p.live for p in placements) if size is None else size
         segment = np.full(size, -1, dtype=np.int32)
         local = np.zeros(size, dtype=np.int64)
         for i, placement in enumerate(placements):
@@ -54,8 +55,14 @@ class RowMap:
 
     @property
     def size(self) -> int:
-        """Live paragraphs."""
+        """Live paragraphs (of the whole index, when these segments are a shard of it)."""
         return len(self.segment)
+
+    def own(self, rows: Iterable[int]) -> np.ndarray:
+        """Those of `rows` (global rows) that these segments hold."""
+        rows = np.fromiter(rows, dtype=np.int64)
+        rows = rows[(rows >= 0) & (rows < self.size)]
+        return rows[self.segment[rows] >= 0]
 
     def split(self, rows: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Global rows grouped by segment: {segment: (global rows, local rows)}."""
@@ -167,9 +174,11 @@ class SegmentedStore:
             for group, articles in store.reprint_members(wanted).items():
                 live = [a for a in articles if self._owner.get(a.id) == segment]
                 members.setdefault(group, []).extend(live)
-        for articles in members.values():
-            articles.sort(key=lambda a: (a.date is None, a.date or "", a.id))
-        return {group: articles for group, articles in members.items() if articles}
+        return oldest_first(members)
+
+    def holds(self, article_id: str) -> bool:
+        """Whether `article_id` is a live article of these segments."""
+        return article_id in self._owner
 
     def article_paragraphs(self, article_id: str) -> list[Paragraph]:
         """A live article's paragraphs in order ([] for an unknown id)."""
@@ -253,3 +262,11 @@ class SegmentedTitles:
             scores = self.parts[segment].similarities(local.tolist(), query)
             found.update((int(g), scores[int(loc)]) for g, loc in zip(glob, local))
         return {int(doc): found[int(doc)] for doc in docs}
+
+
+def oldest_first(members: dict[str, list[Article]]) -> dict[str, list[Article]]:
+    """Reprint groups with their articles oldest first (undated last, ties by id); groups
+    left without an article dropped."""
+    for articles in members.values():
+        articles.sort(key=lambda a: (a.date is None, a.date or "", a.id))
+    return {group: articles for group, articles in members.items() if articles}

@@ -30,7 +30,7 @@ import numpy as np
 from core.errors import REINDEX_HINT, IndexCorrupt
 from core.records import Article, Paragraph
 from index.composite import RowMap, SegmentedStore, SegmentedTitles, SegmentedVectors
-from index.lexical import LexicalIndex, Postings
+from index.lexical import LexicalIndex, Postings, live_stats
 from index.manifest import (
     ANALYZER,
     BM25,
@@ -239,20 +239,22 @@ def load_index(index_dir: Path) -> LoadedIndex:
     return load_build(current_build(index_dir))
 
 
-def load_build(build: Path) -> LoadedIndex:
-    """Open one build folder and check that its segments and their parts agree.
+def load_build(build: Path, shard: int | None = None) -> LoadedIndex:
+    """Open one build folder and check that its segments and their parts agree; only the
+    segments of `shard` when one is given (index/shard.py).
 
     A build is data from disk, possibly damaged or planted: anything found wrong is
     IndexCorrupt here, at load, rather than an odd exception in the middle of a search.
     """
     manifest = Manifest.read(build)
+    records = [r for r in manifest.segments if shard is None or r.shard == shard]
     segments: list[Segment] = []
     try:
-        for record in manifest.segments:
+        for record in records:
             segments.append(_load_segment(build, record, manifest))
-        placements = [
-            Placement.load(build, r.name, r.paragraphs, r.articles) for r in manifest.segments
-        ]
+        placements = [Placement.load(build, r.name, r.paragraphs, r.articles) for r in records]
+        if shard is not None:
+            return _assemble_shard(build, manifest, segments, placements)
         return _assemble(build, manifest, segments, placements)
     except Exception:
         for segment in segments:
@@ -271,12 +273,40 @@ def _assemble(
             f"paragraphs, its segments hold {rows.size} live); {REINDEX_HINT}"
         )
     postings = [(s.postings, p.rows) for s, p in zip(segments, placements, strict=True)]
+    return _loaded(build, manifest, segments, rows, LexicalIndex.over(postings))
+
+
+def _assemble_shard(
+    build: Path, manifest: Manifest, segments: list[Segment], placements: list[Placement]
+) -> LoadedIndex:
+    """The LoadedIndex of one shard's segments: rows and BM25 statistics are the whole
+    build's, the statistics read from every segment's lengths and deletes."""
+    rows = RowMap.of(placements, build, size=manifest.counts.paragraphs)
+    stats = live_stats(
+        [
+            (
+                Postings.lengths_of(build / r.name / BM25_DIR),
+                Placement.load(build, r.name, r.paragraphs, r.articles).rows,
+            )
+            for r in manifest.segments
+        ]
+    )
+    if stats[0] != manifest.counts.paragraphs:
+        raise IndexCorrupt(f"segments of {build} disagree with its manifest; {REINDEX_HINT}")
+    postings = [(s.postings, p.rows) for s, p in zip(segments, placements, strict=True)]
+    return _loaded(build, manifest, segments, rows, LexicalIndex.over(postings, stats))
+
+
+def _loaded(
+    build: Path, manifest: Manifest, segments: list[Segment], rows: RowMap, lexical: LexicalIndex
+) -> LoadedIndex:
+    """The LoadedIndex of opened segments, their row map and their lexical index."""
     cross = [s.cross for s in segments if s.cross is not None]
     loaded = LoadedIndex(
         build,
         manifest,
         SegmentedStore([s.store for s in segments], rows),
-        LexicalIndex.over(postings),
+        lexical,
         SegmentedVectors([s.vectors for s in segments], rows),
         SegmentedVectors(cross, rows) if manifest.cross_model else None,
         SegmentedTitles([s.titles[0] for s in segments], rows),

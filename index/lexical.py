@@ -123,6 +123,18 @@ class Postings:
             )
         return postings
 
+    @staticmethod
+    def lengths_of(folder: Path) -> np.ndarray:
+        """The document lengths of postings written by save(), memory-mapped (the BM25
+        statistics a shard reads of the segments it does not load)."""
+        try:
+            lengths = np.load(folder / "lengths.npy", mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"BM25 postings in {folder} are unreadable: {exc}") from exc
+        if lengths.ndim != 1 or lengths.dtype != np.int32:
+            raise IndexCorrupt(f"BM25 document lengths in {folder} are malformed")
+        return lengths
+
     def _consistent(self) -> bool:
         """Whether the arrays form postings: types, shapes, bounds (vectorised, one pass)."""
         indptr, docs, tfs, lengths = self.indptr, self.docs, self.tfs, self.lengths
@@ -176,14 +188,21 @@ class LexicalIndex:
         return cls.over([(postings, np.arange(postings.size, dtype=np.int64))])
 
     @classmethod
-    def over(cls, segments: Sequence[tuple[Postings, np.ndarray]]) -> LexicalIndex:
+    def over(
+        cls,
+        segments: Sequence[tuple[Postings, np.ndarray]],
+        stats: tuple[int, int] | None = None,
+    ) -> LexicalIndex:
         """The index of segments' postings, each with its documents' global rows (-1:
-        deleted); the rows of all segments together number the live documents 0..N-1."""
+        deleted); the rows of all segments together number the live documents 0..N-1.
+
+        `stats` (live documents, their total length) are the whole index's when these
+        segments are only a shard of it (index/shard.py): scores then use the statistics
+        of the whole collection; None: these segments are the whole index."""
         lives = [np.asarray(rows) >= 0 for _, rows in segments]
-        size = sum(int(live.sum()) for live in lives)
-        total = sum(
-            int(p.lengths[live].astype(np.int64).sum()) for (p, _), live in zip(segments, lives)
-        )
+        if stats is None:
+            stats = live_stats([(p.lengths, rows) for p, rows in segments])
+        size, total = stats
         avgdl = np.float64(total) / size if size else np.float64(1.0)
         parts = [
             Part(
@@ -229,18 +248,25 @@ class LexicalIndex:
             groups.append([term, *found])
         return groups
 
+    def weighted(self, terms: Sequence[str]) -> list[tuple[str, float]]:
+        """The terms a query scores with, in order: each query term and the Cyrillic terms
+        that sound like its Latin ones (expand), once each, with its IDF (float32 values);
+        terms no live document holds are left out."""
+        expanded = dict.fromkeys(t for group in self.expand(terms) for t in group)
+        frequencies = {term: self.frequency(term) for term in expanded}
+        return weigh(frequencies, self.size)
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for the query terms and the Cyrillic terms that
-        sound like its Latin ones (expand; unknown terms count 0), float32, summed term by
-        term in the query's order: the same sums whatever segments hold the documents."""
+        """BM25 score of every document for the query terms (weighted), float32."""
+        return self.scores_weighted(self.weighted(terms))
+
+    def scores_weighted(self, weighted: Sequence[tuple[str, float]]) -> np.ndarray:
+        """BM25 score of every document for (term, IDF) pairs, summed term by term in their
+        order: the same float sums whatever segments, or shards, hold the documents."""
         scores = np.zeros(self.size, dtype=np.float32)
-        for term in dict.fromkeys(t for group in self.expand(terms) for t in group):
-            frequency = self.frequency(term)
-            if frequency == 0:
-                continue
-            idf = np.float32(math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5)))
+        for term, idf in weighted:
             for part in self.parts:
-                rows, values = part.scored(term, idf)
+                rows, values = part.scored(term, np.float32(idf))
                 scores[rows] += values
         return scores
 
@@ -251,18 +277,11 @@ class LexicalIndex:
 
         `allowed` (sorted document numbers) restricts the search before the cut.
         """
-        scores = self.scores(terms)
-        if allowed is not None:
-            mask = np.zeros(scores.shape, dtype=bool)
-            mask[allowed] = True
-            scores = np.where(mask, scores, 0)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size > k:  # every doc scoring at least the k-th, so that ties at the cut
-            kth = np.partition(scores[positive], positive.size - k)[positive.size - k]
-            positive = positive[scores[positive] >= kth]  # are settled below, not by chance
-        # Ties are broken by document order, so the first k are the same at any depth.
-        order = np.lexsort((positive, -scores[positive]))[:k]
-        return [(int(positive[i]), float(scores[positive[i]])) for i in order]
+        return top(self.scores(terms), k, allowed)
+
+    def scores_of(self, terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
+        """The BM25 scores of `docs` alone for the query terms."""
+        return self.scores(terms)[docs]
 
     def coverage(self, terms: Sequence[str | Sequence[str]], docs: Sequence[int]) -> np.ndarray:
         """Share of the query's IDF mass that each of `docs` contains, 0..1.
@@ -274,18 +293,25 @@ class LexicalIndex:
         (expand) count as one, held by a document holding any of them; so do the terms of
         an item that is itself a sequence (the alternatives of `a OR b`: search/syntax.py).
         """
+        groups = self.groups(terms)
+        return coverage_of(self.holders(groups, docs), self.size, len(docs))
+
+    def groups(self, terms: Sequence[str | Sequence[str]]) -> list[list[str]]:
+        """The term groups coverage weighs: each distinct item with the terms it matches."""
         items = dict.fromkeys((t,) if isinstance(t, str) else tuple(t) for t in terms)
-        groups = [[found for g in self.expand(item) for found in g] for item in items]
-        if not groups:
-            return np.zeros(len(docs))
+        return [[found for g in self.expand(item) for found in g] for item in items]
+
+    def holders(
+        self, groups: Sequence[Sequence[str]], docs: Sequence[int]
+    ) -> list[tuple[int, np.ndarray]]:
+        """For each group: how many live documents hold any of its terms, and which of
+        `docs` do (a boolean a doc)."""
         wanted = np.asarray(docs, dtype=np.int64)
-        covered, total = np.zeros(len(wanted)), 0.0
+        found = []
         for group in groups:
             holding = self._postings(group)
-            idf = lucene_idf(holding.size, self.size)
-            total += idf
-            covered += idf * np.isin(wanted, holding)
-        return covered / total
+            found.append((int(holding.size), np.isin(wanted, holding)))
+        return found
 
     def holding(self, term: str) -> np.ndarray:
         """The documents holding one analysed term as it is (no sound-alikes), sorted."""
@@ -303,6 +329,10 @@ class LexicalIndex:
     def main_script(self) -> str | None:
         """The script ("cyrillic" or "latin") of most of the corpus's word occurrences, counted
         as live document frequencies over the vocabulary; None for a corpus with neither."""
+        return most_written(self.script_totals())
+
+    def script_totals(self) -> dict[str, int]:
+        """Live document frequencies summed over the vocabulary's terms of each script."""
         totals = {"cyrillic": 0, "latin": 0}
         for part in self.parts:
             postings = part.postings
@@ -315,9 +345,7 @@ class LexicalIndex:
                 written = script(term, normalized=True)
                 if written:
                     totals[written] += int(frequencies[tid])
-        if not any(totals.values()):
-            return None
-        return max(totals, key=lambda s: totals[s])
+        return totals
 
     def save(self, folder: Path) -> None:
         """Write a one-segment index (as build() makes) into `folder`."""
@@ -330,3 +358,60 @@ class LexicalIndex:
         """Read a one-segment index written by save(), every document live."""
         postings = Postings.load(folder, mmap)
         return cls.over([(postings, np.arange(postings.size, dtype=np.int64))])
+
+
+def live_stats(segments: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int]:
+    """Live documents of segments, given as (each document's length, its global row or -1
+    when deleted), and their total length."""
+    size = total = 0
+    for lengths, rows in segments:
+        live = np.asarray(rows) >= 0
+        size += int(live.sum())
+        total += int(np.asarray(lengths)[live].astype(np.int64).sum())
+    return size, total
+
+
+def weigh(frequencies: dict[str, int], documents: int) -> list[tuple[str, float]]:
+    """(term, IDF) for the terms held by any of `documents`, in the order given; the IDF
+    is computed as bm25s's "lucene" method does, rounded to float32."""
+    return [
+        (term, float(np.float32(math.log(1 + (documents - n + 0.5) / (n + 0.5)))))
+        for term, n in frequencies.items()
+        if n > 0
+    ]
+
+
+def top(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """The k best (document, score) pairs of a score a document, best first, ties by
+    document; only documents scoring above 0, and only `allowed` ones when given."""
+    if allowed is not None:
+        mask = np.zeros(scores.shape, dtype=bool)
+        mask[allowed] = True
+        scores = np.where(mask, scores, 0)
+    positive = np.flatnonzero(scores > 0)
+    if positive.size > k:  # every doc scoring at least the k-th, so that ties at the cut
+        kth = np.partition(scores[positive], positive.size - k)[positive.size - k]
+        positive = positive[scores[positive] >= kth]  # are settled below, not by chance
+    # Ties are broken by document order, so the first k are the same at any depth.
+    order = np.lexsort((positive, -scores[positive]))[:k]
+    return [(int(positive[i]), float(scores[positive[i]])) for i in order]
+
+
+def coverage_of(holders: Sequence[tuple[int, np.ndarray]], documents: int, n: int) -> np.ndarray:
+    """Each of n docs' share of the query's IDF mass (LexicalIndex.coverage), from each
+    term group's holder count and which of the docs hold it (LexicalIndex.holders)."""
+    if not holders:
+        return np.zeros(n)
+    covered, total = np.zeros(n), 0.0
+    for count, held in holders:
+        idf = lucene_idf(count, documents)
+        total += idf
+        covered += idf * held
+    return covered / total
+
+
+def most_written(totals: dict[str, int]) -> str | None:
+    """The script with the larger total (Cyrillic on a tie), None when both are 0."""
+    if not any(totals.values()):
+        return None
+    return max(totals, key=lambda s: totals[s])

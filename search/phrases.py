@@ -56,7 +56,7 @@ def _matching(index: LoadedIndex, part: Part, rows: np.ndarray | None) -> np.nda
     if not part.phrase or len(part.terms) < 2 or found.size == 0:
         return found
     if found.size > PHRASE_POOL:
-        scores = index.lexical.scores(part.terms)[found]
+        scores = index.lexical.scores_of(part.terms, found)
         found = np.sort(found[np.argsort(-scores, kind="stable")[:PHRASE_POOL]])
     texts = index.store.paragraphs(found.tolist())
     kept = [row for row in found.tolist() if adjacent(analyze(texts[row].text), part.terms)]

@@ -62,7 +62,8 @@ class Searcher:
     `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
     which only evaluation uses to measure each model on its own. `floor` turns the relevance
     floor (search/floor.py) on or off. `sentences` marks the sentence of a cross-script hit
-    (search/sentences.py); evaluation, which reads no snippet, turns it off.
+    (search/sentences.py); evaluation, which reads no snippet, turns it off. `loader`
+    opens a build: the whole of it here, or its shards' answers (index/sharded.py).
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class Searcher:
         dense: str = "both",
         floor: bool = True,
         sentences: bool = True,
+        loader: Callable[[Path], LoadedIndex] = load_build,
     ) -> None:
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -82,6 +84,7 @@ class Searcher:
         self.dense = dense
         self.floor = floor
         self.sentences = sentences
+        self.loader = loader
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -93,17 +96,19 @@ class Searcher:
         index_dir: Path | None = None,
         load_encoder: Callable[..., Encoder] | None = None,
         load_cross: Callable[[str], Encoder | None] | None = None,
+        loader: Callable[[Path], LoadedIndex] = load_build,
     ) -> Searcher:
         """The one way to open a Searcher: the configured models (loaded now: seconds) over
         `index_dir` or the configured index. The loaders are the models' own unless a test
-        passes fakes."""
+        passes fakes; `loader` opens a build (Searcher)."""
         if load_encoder is None:
             from encoders.encoder import load_encoder
         if load_cross is None:
             from encoders.crosslingual import load_cross_encoder as load_cross
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
         cross = load_cross(settings.cross_model)
-        return cls(index_dir or settings.index_dir, encoder, cross, floor=settings.floor)
+        index_dir = index_dir or settings.index_dir
+        return cls(index_dir, encoder, cross, floor=settings.floor, loader=loader)
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""
@@ -121,7 +126,7 @@ class Searcher:
         if self._failed and self._failed[0] == build:
             raise self._failed[1]
         try:
-            index = load_build(build)
+            index = self.loader(build)
             index.manifest.check(Expected.serving(self.encoder, self.cross))
         except SearchError as exc:
             self._failed = (build, exc)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +62,21 @@ def real_searcher(real_encoder, real_cross, model_cache: Path, tmp_path_factory)
     tmp = tmp_path_factory.mktemp("real")
     reindex(SEEDS, tmp / "index", real_encoder, model_cache, cross_encoder=real_cross)
     return Searcher(tmp / "index", real_encoder, real_cross)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """A Ray cluster of a head node and one more node, one CPU each, on this machine; one
+    for every Ray test of the session, shut down when it ends."""
+    pytest.importorskip("ray", reason="the Ray tests need ray[data,serve] (requirements.txt)")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        cluster.shutdown()

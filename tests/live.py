@@ -125,7 +125,9 @@ def wait_until_up(server: Server, timeout: float = 60) -> None:
 
 
 @contextmanager
-def serving(index_dir: Path, *options: str, log: Path | None = None) -> Iterator[Server]:
+def serving(
+    index_dir: Path, *options: str, log: Path | None = None, up_within: float = 60
+) -> Iterator[Server]:
     """`manage.py serve --index index_dir` with the fake encoder, stopped on exit.
 
     One process unless `options` name `--workers`: these tests look into the server's own
@@ -145,7 +147,7 @@ def serving(index_dir: Path, *options: str, log: Path | None = None) -> Iterator
     )
     server = Server(port, process)
     try:
-        wait_until_up(server)
+        wait_until_up(server, up_within)
         yield server
     finally:
         process.terminate()

@@ -1,16 +1,14 @@
 """`manage.py reindex --ray`: encoding on a real two-node Ray cluster gives the index a local
 build gives, and a wrong address is a clear error.
 
-One cluster (ray.cluster_utils.Cluster: a head node and a second node, one CPU each, on this
-machine) serves every test here and is shut down at the end of the session; the encoding
-actors reserve half a CPU each (indexer/distributed.py ACTOR_CPUS).
+One cluster (tests/conftest.py `ray_cluster`: a head node and a second node, one CPU each,
+on this machine) serves every Ray test of the session; the encoding actors reserve half a
+CPU each (indexer/distributed.py ACTOR_CPUS).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -31,22 +29,6 @@ from tests.fakes import FakeEncoder, fake_cli_context
 pytest.importorskip("ray", reason="reindex --ray needs ray[data] (requirements.txt)")
 
 QUERIES = ("порт Чанкай", "stipends for NAM students", "посольство Перу в Баку")
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
-    """A head node and one more node, one CPU each; shut down when the session ends."""
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
-    )
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        yield cluster
-    finally:
-        cluster.shutdown()
 
 
 def _settings(tmp_path: Path, cache: Path) -> Settings:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from flask import current_app
 
-from core.errors import IndexCorrupt, IndexMismatch, IndexNotFound, ModelError, SearchError
+from core.errors import (
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotFound,
+    ModelError,
+    SearchError,
+    ShardUnavailable,
+)
 from search.contract import InvalidParameter
 
 REINDEX = "run `python manage.py reindex` to build it"
@@ -39,6 +46,8 @@ STATUS: dict[type[SearchError], tuple[int, str, str | None]] = {
         "model_unavailable",
         "the search service is unavailable (the embedding model could not be loaded)",
     ),
+    # its message names the shard and nothing of the server: "shard 2 of 4 is unavailable ..."
+    ShardUnavailable: (503, "shard_unavailable", None),
 }
 
 UNLISTED = (500, "internal_server_error", "the search service failed; the error is logged")

@@ -37,7 +37,7 @@ class ErrorDetail(BaseModel):
 
     code: str = Field(
         description="bad_request, not_found, method_not_allowed, index_unavailable, "
-        "model_unavailable, internal_server_error, ..."
+        "model_unavailable, shard_unavailable, internal_server_error, ..."
     )
     message: str
     param: str = Field(None, description="the bad parameter (400)")  # type: ignore[assignment]
