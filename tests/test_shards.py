@@ -20,6 +20,7 @@ from manage import cli
 from search.service import Searcher
 from tests.fakes import FakeEncoder
 from tests.growing import Corpus, assert_same_as_full
+from tests.test_reprints import REPRINTS, write_reprints
 
 
 def assert_in_their_shards(index_dir: Path) -> Manifest:
@@ -59,6 +60,18 @@ def test_a_sharded_full_build_answers_as_an_unsharded_one(tmp_path: Path) -> Non
     assert manifest.shards == 3 and shards_of(manifest) == [0, 1, 2]
     assert Searcher(index_dir, FakeEncoder()).stats().shards == 3
     assert_same_as_full(corpus, index_dir, cache, tmp_path)
+
+
+def test_reprints_are_grouped_across_shards_as_in_one_build(tmp_path: Path) -> None:
+    corpus = write_reprints(tmp_path / "wire")
+    ids = [a["id"] for a in REPRINTS]
+    groups = []
+    for shards in (1, 3):
+        index_dir = tmp_path / f"index{shards}"
+        reindex(corpus, index_dir, FakeEncoder(), tmp_path / "cache", shards=shards)
+        groups.append(load_index(index_dir).store.reprint_groups(ids))
+    assert len({shard_of(aid, 3) for aid in groups[0]}) > 1  # the group spans shards
+    assert groups[0] == groups[1] and set(groups[0].values()) == {"ria-chancay"}
 
 
 def test_incremental_reindexes_stay_in_their_shards_and_answer_as_a_full_rebuild(
