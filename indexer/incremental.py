@@ -151,10 +151,10 @@ def plan(
     shard = {a.id: shard_of(a.id, shards) for a in articles}
     changed = [a for a in articles if a.id not in kept]
     split_cache = {a.id: split(a) for a in changed}
-    new = np.zeros(shards, dtype=np.int64)  # each shard's new paragraphs
+    new = [0] * shards  # each shard's new paragraphs
     for a in changed:
         new[shard[a.id]] += len(split_cache[a.id])
-    merged = _merged(segments, kept, new.tolist())
+    merged = _merged(segments, kept, new)
     moving = {aid for aid, (segment, _) in kept.items() if segment in merged}
     fresh = [a for a in articles if a.id not in kept or a.id in moving]
     for a in fresh:

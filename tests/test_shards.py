@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from core.config import Settings
-from index.format import STORE_NAME, load_index
+from index.format import STORE_NAME, BuildWriter, load_index
 from index.manifest import Manifest
 from index.segments import shard_of
 from index.store import Store
@@ -47,6 +47,17 @@ def test_an_article_shard_is_a_stable_hash_of_its_id() -> None:
     assert [shard_of(f"a{i}", 3) for i in (1, 2, 7)] == [0, 1, 2]  # the same in every run
     assert {shard_of(f"a{i}", 1) for i in range(50)} == {0}
     assert {shard_of(f"a{i}", 4) for i in range(200)} == {0, 1, 2, 3}
+
+
+def test_a_build_writes_one_new_segment_a_shard_of_its_own(tmp_path: Path) -> None:
+    writer = BuildWriter(tmp_path / "index", "gen", shards=3)
+    writer.begin(2)
+    writer.store([], [])
+    assert writer.segment == writer.path / "gen-2"
+    with pytest.raises(ValueError, match="shard 2 already"):
+        writer.begin(2)
+    with pytest.raises(ValueError, match="3 shard"):
+        writer.begin(3)
 
 
 def test_a_sharded_full_build_answers_as_an_unsharded_one(tmp_path: Path) -> None:
