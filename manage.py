@@ -93,7 +93,8 @@ def _dtype(settings: Settings, model: str) -> str:
     type=click.IntRange(1),
     metavar="N",
     help="Split the index into N shards, each segment holding one shard's articles "
-    "(a changed count rebuilds in full). Default: as many as the current index, else 1.",
+    "(a changed count rebuilds in full). Default: $POISK_SHARDS, else as many as the "
+    "current index, else 1.",
 )
 @click.option(
     "--ray",
@@ -141,6 +142,7 @@ def reindex(
     source = source or settings.source_dir
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
+    shards = shards or settings.shards
     if if_stale and not full:
         dtype, cross_model = _dtype(settings, model), settings.cross_model
         grouped = settings.reprints and not no_reprints

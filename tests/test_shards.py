@@ -5,6 +5,7 @@ incrementally shard by shard, and is rebuilt in full when the shard count change
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,14 @@ def test_the_cli_flag_and_its_validation(tmp_path: Path) -> None:
     assert "up to date" in run("--if-stale", "--shards", "2").output
     assert "segments 3 in 3 shards" in run("--if-stale", "--shards", "3").output
     assert load_index(tmp_path / "index").manifest.shards == 3
+    obj["settings"] = replace(settings, shards=1)  # as POISK_SHARDS=1 sets it
+    result = run()
+    assert result.exit_code == 0 and "segments 1\n" in result.output
+    assert load_index(tmp_path / "index").manifest.shards == 1
+
+
+def test_poisk_shards_sets_the_default_count() -> None:
+    assert Settings.from_env({}).shards is None  # the current index's count
+    assert Settings.from_env({"POISK_SHARDS": "4"}).shards == 4
+    with pytest.raises(ValueError, match="POISK_SHARDS must be 1 or more"):
+        Settings.from_env({"POISK_SHARDS": "0"})
