@@ -90,6 +90,14 @@ def _dtype(settings: Settings, model: str) -> str:
     help="Do not group reprints of one story (default: grouped, unless $POISK_REPRINTS=off).",
 )
 @click.option(
+    "--shards",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Split the index into N shards, each segment holding one shard's articles "
+    "(a changed count rebuilds in full). Default: $POISK_SHARDS, else as many as the "
+    "current index, else 1.",
+)
+@click.option(
     "--ray",
     "ray_address",
     metavar="ADDRESS",
@@ -119,6 +127,7 @@ def reindex(
     if_stale: bool,
     follow_symlinks: bool,
     no_reprints: bool,
+    shards: int | None,
     ray_address: str | None,
     ray_actors: int | None,
     ray_gpus: bool | None,
@@ -134,10 +143,13 @@ def reindex(
     source = source or settings.source_dir
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
+    shards = shards or settings.shards
     if if_stale and not full:
         dtype, cross_model = _dtype(settings, model), settings.cross_model
         grouped = settings.reprints and not no_reprints
-        if is_current(index_dir, source, model, dtype, cross_model, follow_symlinks, grouped):
+        if is_current(
+            index_dir, source, model, dtype, cross_model, follow_symlinks, grouped, shards
+        ):
             click.echo(f"index at {index_dir} is up to date with {source}")
             return
     preflight.check(source, index_dir, follow_symlinks)  # before the models' seconds-long load
@@ -150,7 +162,7 @@ def reindex(
         report = build(
             source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
             cross_encoder=cross, follow_symlinks=follow_symlinks, prefill=prefill,
-            reprints=settings.reprints and not no_reprints,
+            reprints=settings.reprints and not no_reprints, shards=shards,
         )  # fmt: skip
     print_report(report, source, index_dir)
 

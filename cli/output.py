@@ -29,8 +29,10 @@ def print_report(report: Any, source: Path, index_dir: Path) -> None:
         f"in {report.seconds:.1f} s"
     )
     click.echo(f"encoded {report.encoded} paragraphs, {report.cached} taken from the cache")
-    merged = f", {report.merged} merged into its new one" if report.merged else ""
-    click.echo(f"segments {report.segments}{merged}")
+    shards = f" in {report.shards} shards" if report.shards > 1 else ""
+    into = "its new one" if report.shards == 1 else "its new ones"
+    merged = f", {report.merged} merged into {into}" if report.merged else ""
+    click.echo(f"segments {report.segments}{shards}{merged}")
     for title, items in (("skipped", report.skipped), ("read with changes", report.notes)):
         if items:
             click.echo(f"{title} {len(items)}:")

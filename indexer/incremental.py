@@ -3,9 +3,11 @@ stay, which merge, and where every paragraph stands afterwards.
 
 An article whose digest (index/segments.py `article_digest`) is that of its live copy in
 the current build is kept where it is; every other article of the corpus (new or edited)
-goes into the one new segment, with the live articles of the segments the merge policy
+goes into the one new segment of its shard (index/segments.py `shard_of`; an unsharded
+build has one), with the live articles of the segments of that shard the merge policy
 folds in; the copies of edited and removed articles are marked deleted. Paragraphs are
-numbered in corpus order, as a full build numbers them (index/segments.py).
+numbered in corpus order, as a full build numbers them (index/segments.py). A full build
+is the plan over no segments: every article new, one segment a shard.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ from core.errors import SearchError
 from core.records import Article, Paragraph
 from index.format import STORE_NAME, load_build
 from index.manifest import Expected, Manifest, SegmentRecord
-from index.segments import Placement, article_digest, load_digests, plan_merge
+from index.segments import Placement, article_digest, load_digests, plan_merge, shard_of
 from index.store import Store
 from index.swap import current_build
 from index.titles import TITLE_ROWS_NAME
@@ -37,7 +40,7 @@ class OldSegment:
     article_rows: np.ndarray  # each paragraph's article row
     placement: Placement  # in the current build
 
-    @property
+    @cached_property
     def counts(self) -> np.ndarray:
         """Paragraphs an article row."""
         return np.bincount(self.article_rows, minlength=len(self.ids))
@@ -94,78 +97,118 @@ def _old_segment(build: Path, record: SegmentRecord) -> OldSegment:
 
 
 @dataclass
+class NewSegment:
+    """A segment a reindex writes: one shard's new and edited articles, with the live
+    articles of that shard's segments merged into it."""
+
+    shard: int
+    articles: list[Article]  # in corpus order
+    paragraphs: list[Paragraph]
+    placement: Placement
+
+
+@dataclass
 class Plan:
-    """What an incremental reindex writes."""
+    """What a reindex writes."""
 
     kept: list[tuple[OldSegment, Placement]]  # segments kept, with their new deletes
-    articles: list[Article]  # the new segment's, in corpus order
-    paragraphs: list[Paragraph]
-    placement: Placement  # the new segment's
-    merged: list[str]  # names of the segments folded into the new one
+    new: list[NewSegment]  # by shard, those that have articles
+    merged: list[str]  # names of the segments folded into new ones
     live: int  # live paragraphs of the build
     changed: int  # articles new or edited
     removed: int  # articles removed or edited (their old copies deleted)
 
+    @cached_property
+    def articles(self) -> list[Article]:
+        """The new segments' articles, one segment after another."""
+        return [a for segment in self.new for a in segment.articles]
+
+    @cached_property
+    def paragraphs(self) -> list[Paragraph]:
+        """The new segments' paragraphs, one segment after another."""
+        return [p for segment in self.new for p in segment.paragraphs]
+
 
 def plan(
-    previous: Previous,
+    segments: Sequence[OldSegment],
     articles: Sequence[Article],
     split: Callable[[Article], list[Paragraph]],
+    shards: int = 1,
 ) -> Plan:
-    """The plan for reindexing `articles` (the whole corpus, in order) over `previous`;
-    `split` cuts an article into paragraphs (called only for articles not kept)."""
+    """The plan for reindexing `articles` (the whole corpus, in order) over the current
+    build's `segments` (none: a full build) in `shards` shards (the build's count); `split`
+    cuts an article into paragraphs (called only for articles not kept)."""
     live: dict[str, tuple[int, int]] = {}  # article id -> (segment, article row)
-    for i, segment in enumerate(previous.segments):
+    for i, segment in enumerate(segments):
         for row, (aid, alive) in enumerate(zip(segment.ids, segment.placement.articles)):
             if alive:
                 live[aid] = (i, row)
     kept = {
         a.id: live[a.id]
         for a in articles
-        if a.id in live and _digest(previous, live[a.id]) == article_digest(a)
+        if a.id in live and _digest(segments, live[a.id]) == article_digest(a)
     }
-    removed = len(live) - len(kept)
+    shard = {a.id: shard_of(a.id, shards) for a in articles}
     changed = [a for a in articles if a.id not in kept]
     split_cache = {a.id: split(a) for a in changed}
-    merged = _merged(previous, kept, sum(len(p) for p in split_cache.values()))
+    new = [0] * shards  # each shard's new paragraphs
+    for a in changed:
+        new[shard[a.id]] += len(split_cache[a.id])
+    merged = _merged(segments, kept, new)
     moving = {aid for aid, (segment, _) in kept.items() if segment in merged}
     fresh = [a for a in articles if a.id not in kept or a.id in moving]
     for a in fresh:
         if a.id in moving:
             split_cache[a.id] = split(a)
-    counts = [_count(previous, kept, split_cache, a.id) for a in articles]
+    counts = [_count(segments, kept, split_cache, a.id) for a in articles]
     starts = dict(zip((a.id for a in articles), np.cumsum([0, *counts[:-1]]).tolist()))
-    paragraphs = [p for a in fresh for p in split_cache[a.id]]
-    rows = np.fromiter(
-        (starts[a.id] + n for a in fresh for n in range(len(split_cache[a.id]))),
-        np.int64,
-        len(paragraphs),
-    )
     stay = {aid: place for aid, place in kept.items() if aid not in moving}
     return Plan(
         kept=[
             (segment, _placement(segment, i, stay, starts))
-            for i, segment in enumerate(previous.segments)
+            for i, segment in enumerate(segments)
             if i not in merged
         ],
-        articles=fresh,
-        paragraphs=paragraphs,
-        placement=Placement(rows, np.ones(len(fresh), dtype=bool)),
-        merged=[previous.segments[i].record.name for i in sorted(merged)],
+        new=_new_segments(fresh, shard, split_cache, starts),
+        merged=[segments[i].record.name for i in sorted(merged)],
         live=sum(counts),
         changed=len(changed),
-        removed=removed,
+        removed=len(live) - len(kept),
     )
 
 
-def _digest(previous: Previous, place: tuple[int, int]) -> bytes:
+def _new_segments(
+    fresh: Sequence[Article],
+    shard: dict[str, int],
+    split: dict[str, list[Paragraph]],
+    starts: dict[str, int],
+) -> list[NewSegment]:
+    """The new segments, one a shard that has `fresh` articles, in shard order; each
+    paragraph placed at its global row (no longer contiguous in a sharded build)."""
+    by_shard: dict[int, list[Article]] = {}
+    for a in fresh:
+        by_shard.setdefault(shard[a.id], []).append(a)
+    new = []
+    for number, articles in sorted(by_shard.items()):
+        paragraphs = [p for a in articles for p in split[a.id]]
+        rows = np.fromiter(
+            (starts[a.id] + n for a in articles for n in range(len(split[a.id]))),
+            np.int64,
+            len(paragraphs),
+        )
+        placement = Placement(rows, np.ones(len(articles), dtype=bool))
+        new.append(NewSegment(number, articles, paragraphs, placement))
+    return new
+
+
+def _digest(segments: Sequence[OldSegment], place: tuple[int, int]) -> bytes:
     """The digest of the article at (segment, article row)."""
     segment, row = place
-    return bytes(previous.segments[segment].digests[row])
+    return bytes(segments[segment].digests[row])
 
 
 def _count(
-    previous: Previous,
+    segments: Sequence[OldSegment],
     kept: dict[str, tuple[int, int]],
     split: dict[str, list[Paragraph]],
     article_id: str,
@@ -174,18 +217,24 @@ def _count(
     if article_id in split:
         return len(split[article_id])
     segment, row = kept[article_id]
-    return int(previous.segments[segment].counts[row])
+    return int(segments[segment].counts[row])
 
 
-def _merged(previous: Previous, kept: dict[str, tuple[int, int]], new: int) -> set[int]:
-    """The segments (positions) the merge policy folds into the new one."""
-    names = [s.record.name for s in previous.segments]
-    live = dict.fromkeys(names, 0)
+def _merged(
+    segments: Sequence[OldSegment], kept: dict[str, tuple[int, int]], new: Sequence[int]
+) -> set[int]:
+    """The segments (positions) the merge policy folds into a new one, shard by shard, so
+    that a merge never mixes shards; `new` counts each shard's new paragraphs."""
+    live = [0] * len(segments)
     for segment, row in kept.values():
-        live[names[segment]] += int(previous.segments[segment].counts[row])
-    total = {s.record.name: s.record.paragraphs for s in previous.segments}
-    chosen = plan_merge(live, total, new)
-    return {i for i, name in enumerate(names) if name in chosen}
+        live[segment] += int(segments[segment].counts[row])
+    chosen: set[int] = set()
+    for shard, size in enumerate(new):
+        ours = {s.record.name: i for i, s in enumerate(segments) if s.record.shard == shard}
+        total = {name: segments[i].record.paragraphs for name, i in ours.items()}
+        picked = plan_merge({name: live[i] for name, i in ours.items()}, total, size)
+        chosen |= {ours[name] for name in picked}
+    return chosen
 
 
 def _placement(

@@ -199,6 +199,7 @@ class Stats(_Record):
     generation: str
     vectors: Literal["flat", "hnsw"]
     source: str = Field(description="folder the index was built from")
+    shards: int = Field(ge=1, description="shards the index is split into (docs/segments.md)")
     query_cache: QueryCacheStats | None = Field(
         None, description="this server process's query vector caches; null outside a server"
     )

@@ -275,6 +275,7 @@ class Searcher:
             generation=manifest.generation,
             vectors=manifest.vectors.kind,
             source=manifest.source.path,
+            shards=manifest.shards,
         )
 
 

@@ -284,6 +284,7 @@ def test_stats_describe_the_index(client: FlaskClient, spec: dict) -> None:
     body = client.get("/api/stats").json
     assert (body["articles"], body["paragraphs"], body["vectors"]) == (2, 21, "flat")
     assert body["model"]["name"] == "fake" and body["model"]["dimension"] == 32
+    assert body["shards"] == 1
     assert_schema(spec, "Stats", body)
 
 
