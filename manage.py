@@ -435,14 +435,16 @@ def _serve_on_ray(
     import dataclasses
 
     from cluster import run
+    from index.sharded import check_count, shards_of
     from indexer.ray_cluster import LOCAL, ray_session
 
     settings: Settings = ctx.obj["settings"]
     if index_dir is not None:
         settings = dataclasses.replace(settings, index_dir=index_dir)
     shards, replicas, timeout_s = layout
-    shards = shards or run.shards_of(settings)
-    run.check_shards(settings, shards)
+    built = shards_of(settings.index_dir)
+    shards = shards or built
+    check_count(built, shards, settings.index_dir)
     if address == LOCAL:
         check_port(host, port)
     loaders = {k: ctx.obj[k] for k in ("load_encoder", "load_cross_encoder") if k in ctx.obj}

@@ -4,6 +4,7 @@ API) over them, encoding each query once (index/sharded.py, cluster/shards.py)."
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from functools import partial
@@ -12,9 +13,10 @@ from typing import Any
 
 from ray import serve
 
+from cluster.shards import CALL_TIMEOUT_S
 from core.config import Settings
 from index.shard import ShardHost
-from index.sharded import load_sharded
+from index.sharded import load_sharded, shards_of
 
 CPUS_PER_REPLICA = 0.25  # fractional: on a small machine the replicas share its cores
 
@@ -72,7 +74,12 @@ def application(
     timeout_s: float,
     loaders: dict[str, Callable[..., Any]] | None = None,
 ) -> Any:
-    """The bound application: `shards` shard deployments of `replicas` each, and the front."""
+    """The bound application: `shards` shard deployments of `replicas` each, and the front.
+    Folders are made absolute (replicas do not run in this folder), the index's link kept
+    a link: resolved, it would name one build forever."""
+    settings = dataclasses.replace(
+        settings, index_dir=settings.index_dir.absolute(), cache_dir=settings.cache_dir.absolute()
+    )
     options = {"num_replicas": replicas, "ray_actor_options": {"num_cpus": CPUS_PER_REPLICA}}
     parts = [
         serve.deployment(Shard, name=f"shard-{i}", **options).bind(str(settings.index_dir), i)
@@ -82,3 +89,15 @@ def application(
         serve.ingress()(Front), name="front", ray_actor_options={"num_cpus": CPUS_PER_REPLICA}
     )
     return front.bind(settings, parts, timeout_s, loaders)
+
+
+def build(args: dict[str, str]) -> Any:
+    """The application for Ray Serve's own tools (`serve run`, `serve deploy`, a KubeRay
+    RayService): `serve run cluster.deployments:build index=/data/index shards=4
+    replicas=2 [timeout=10]`; everything else from the POISK_* environment (core/config.py)."""
+    settings = Settings.from_env()
+    if "index" in args:
+        settings = dataclasses.replace(settings, index_dir=Path(args["index"]))
+    shards = int(args["shards"]) if "shards" in args else shards_of(settings.index_dir)
+    timeout_s = float(args.get("timeout", CALL_TIMEOUT_S))
+    return application(settings, shards, int(args.get("replicas", 1)), timeout_s)

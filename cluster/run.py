@@ -3,7 +3,6 @@ Ctrl+C (or SIGTERM), then taken down with the Ray Serve instance this command be
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import signal
 import time
@@ -12,34 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import Settings
-from core.errors import REINDEX_HINT, IndexMismatch, SearchError
-from index.manifest import Manifest
-from index.swap import current_build
+from core.errors import SearchError
 
 APP = "poisk"  # the Ray Serve application's name
 ROUTE_WAIT_S = 60.0  # how long the HTTP proxy may take to route to a deployed application
-
-
-def shards_of(settings: Settings) -> int:
-    """How many shards the current build was cut into (IndexNotFound when none)."""
-    return Manifest.read(current_build(settings.index_dir)).shards
-
-
-def check_shards(settings: Settings, shards: int) -> None:
-    """IndexMismatch, before any cluster work, when the index has another shard count."""
-    built = shards_of(settings)
-    if built != shards:
-        raise IndexMismatch(
-            f"index at {settings.index_dir} has {built} shard(s), not {shards}; serve it with "
-            f"--shards {built}, or {REINDEX_HINT} --shards {shards}"
-        )
-
-
-def absolute(settings: Settings) -> Settings:
-    """`settings` with absolute folders: replicas do not run in this folder."""
-    return dataclasses.replace(
-        settings, index_dir=settings.index_dir.resolve(), cache_dir=settings.cache_dir.resolve()
-    )
 
 
 def start(
@@ -58,7 +33,7 @@ def start(
     from cluster.deployments import application
 
     serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
-    app = application(absolute(settings), shards, replicas, timeout_s, loaders)
+    app = application(settings, shards, replicas, timeout_s, loaders)
     serve.run(app, name=APP, route_prefix="/", blocking=False)
     wait_for_route("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)
 

@@ -93,9 +93,11 @@ class ShardIndex:
         own = self.index.store.rows.own(docs)
         return {} if titles is None or not own.size else titles.similarities(own.tolist(), query)
 
-    def paragraphs(self, rows: Sequence[int]) -> dict[int, Paragraph]:
-        """The shard's paragraphs among `rows`, by row."""
-        return self.index.store.paragraphs(self.index.store.rows.own(rows).tolist())
+    def paragraphs(self, rows: Sequence[int]) -> tuple[dict[int, Paragraph], dict[str, Article]]:
+        """The shard's paragraphs among `rows`, by row, and their articles' metadata."""
+        store = self.index.store
+        found = store.paragraphs(store.rows.own(rows).tolist())
+        return found, store.articles({p.article_id for p in found.values()})
 
     def articles(self, article_ids: Sequence[str]) -> dict[str, Article]:
         """The shard's live articles among `article_ids`, metadata only."""

@@ -15,22 +15,26 @@ process, for tests and the single-machine case) or Ray Serve handles (cluster/).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from core.errors import REINDEX_HINT, IndexMismatch
+from core.errors import IndexMismatch
 from core.records import Article, Paragraph
 from index.composite import oldest_first
 from index.format import LoadedIndex
 from index.lexical import coverage_of, most_written, weigh
 from index.manifest import Manifest
 from index.shard import ShardHost
+from index.swap import current_build
 
 Ranking = list[tuple[int, float]]
+LEXICON_CACHE = 256  # queries' term lists whose expansion and frequencies are kept
+ARTICLE_CACHE = 10_000  # articles' metadata kept from the paragraphs read (then cleared)
 
 
 class Shards(Protocol):
@@ -55,15 +59,26 @@ class ShardsHere:
         return [host.call(str(build), method, args) for host in self.hosts]
 
 
+def shards_of(index_dir: Path) -> int:
+    """How many shards the current build of `index_dir` was cut into."""
+    return Manifest.read(current_build(index_dir)).shards
+
+
+def check_count(built: int, serving: int, where: Path) -> None:
+    """IndexMismatch unless the build at `where`, cut into `built` shards, is served by as
+    many shard deployments."""
+    if built != serving:
+        raise IndexMismatch(
+            f"index at {where} has {built} shard(s), not {serving}; serve it with --shards "
+            f"{built}, or rebuild it with `python manage.py reindex --shards {serving}`"
+        )
+
+
 def load_sharded(build: Path, shards: Shards) -> LoadedIndex:
     """The build at `build` as one index whose parts ask `shards`; IndexMismatch when the
     build was cut into another number of shards than are serving."""
     manifest = Manifest.read(build)
-    if manifest.shards != shards.count:
-        raise IndexMismatch(
-            f"index at {build} has {manifest.shards} shard(s), {shards.count} are serving; "
-            f"serve it with --shards {manifest.shards}, or {REINDEX_HINT} --shards {shards.count}"
-        )
+    check_count(manifest.shards, shards.count, build)
     ask = _Asker(build, shards)
     crossed = manifest.cross_model is not None
     return LoadedIndex(
@@ -113,8 +128,14 @@ class ShardedLexical:
         return weigh({term: frequencies.get(term, 0) for term in expanded}, self.size)
 
     def _lexicon(self, terms: Sequence[str]) -> tuple[list[list[str]], dict[str, int]]:
-        """The expansion of `terms` and the build's document frequency of every term in it."""
-        groups: dict[str, set[str]] = {term: set() for term in dict.fromkeys(terms)}
+        """The expansion of `terms` and the build's document frequency of every term in it;
+        asked once for a query's terms (the search and its coverage weights both need it)."""
+        return self._lexicon_of(tuple(dict.fromkeys(terms)))
+
+    @functools.lru_cache(maxsize=LEXICON_CACHE)  # noqa: B019 (one object a build, kept with it)
+    def _lexicon_of(self, terms: tuple[str, ...]) -> tuple[list[list[str]], dict[str, int]]:
+        """_lexicon of distinct terms, asked of the shards."""
+        groups: dict[str, set[str]] = {term: set() for term in terms}
         frequencies: dict[str, int] = {}
         for alikes, counts in self.ask("lexicon", list(groups)):
             for term, found in alikes.items():
@@ -196,19 +217,27 @@ class ShardedStore:
     """Paragraphs and articles, each read from the shard that holds it."""
 
     ask: _Asker
+    known: dict[str, Article] = field(default_factory=dict)  # articles of paragraphs read
 
     def paragraphs(self, rows: Sequence[int]) -> dict[int, Paragraph]:
-        """Paragraphs by global row."""
+        """Paragraphs by global row. Each shard sends their articles' metadata along, which
+        a page asks for next (articles): one round trip fewer."""
         found: dict[int, Paragraph] = {}
-        for answer in self.ask("paragraphs", list(rows)):
-            found.update(answer)
+        if len(self.known) > ARTICLE_CACHE:
+            self.known.clear()
+        for paragraphs, articles in self.ask("paragraphs", list(rows)):
+            found.update(paragraphs)
+            self.known.update(articles)
         return found
 
     def articles(self, article_ids: Iterable[str]) -> dict[str, Article]:
         """Live articles' metadata by id."""
-        found: dict[str, Article] = {}
-        for answer in self.ask("articles", list(set(article_ids))):
-            found.update(answer)
+        wanted = set(article_ids)
+        found = {a: self.known[a] for a in wanted if a in self.known}
+        missing = sorted(wanted - found.keys())
+        if missing:
+            for answer in self.ask("articles", missing):
+                found.update(answer)
         return found
 
     def rows_matching(

@@ -27,8 +27,8 @@ from indexer.build import reindex
 from search.contract import SearchRequest
 from search.service import Searcher
 from tests.fakes import FakeEncoder
+from tests.growing import MODES, Corpus
 from tests.live import Server, get, serving
-from tests.test_segments import MODES, Corpus
 
 pytest.importorskip("ray.serve", reason="serve --ray needs ray[serve] (requirements.txt)")
 
@@ -92,6 +92,23 @@ def test_the_sharded_service_answers_as_one_process(server: Server, corpus) -> N
     assert found > 300
     page = get(server.port, "/?q=" + urllib.parse.quote(texts.queries(1)[0]))
     assert page.status == 200 and "<mark>" in page.text
+
+
+def test_a_reindex_is_served_by_every_shard_at_once(server: Server, corpus) -> None:
+    texts, index_dir = corpus
+    texts.add_file(6)
+    reindex(texts.folder, index_dir, FakeEncoder(), index_dir.parent / "cache")
+    one = Searcher(index_dir, FakeEncoder())
+    for query in texts.queries(30):
+        status, body = search(server, q=query, k=10)
+        expected = one.search(SearchRequest(q=query, k=10)).to_dict()
+        body.pop("took_ms"), expected.pop("took_ms")
+        if body != expected:
+            for a, b in zip(body["results"], expected["results"]):
+                print({k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)})
+        assert status == 200 and body == expected, query
+    stats = json.loads(get(server.port, "/api/stats").body)
+    assert stats["generation"] == current_build(index_dir).name and stats["shards"] == SHARDS
 
 
 def replica_pids(deployment: str) -> set[int]:

@@ -20,7 +20,7 @@ from indexer.build import reindex
 from search.contract import SearchRequest
 from search.service import Searcher
 from tests.fakes import FakeEncoder
-from tests.test_segments import MODES, Corpus
+from tests.growing import MODES, Corpus
 
 SHARDS = 3
 
