@@ -7,9 +7,7 @@ moment therefore leaves the previous index as it was.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
 import shutil
 import sqlite3
 import time
@@ -34,8 +32,8 @@ from index.text import analyze
 from index.titles import article_rows
 from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
-from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
-from indexer.files import file_digest
+from indexer.changed import SourceRead, read_source, source_fingerprint
+from indexer.corpus import Skipped
 from indexer.incremental import Plan, Previous, plan, previous_build
 from indexer.passages import (
     DEFAULT_PASSAGE,
@@ -78,22 +76,10 @@ class BuildReport:
     build: Path | None = None
     segments: int = 1  # segments of the new build
     merged: int = 0  # older segments merged into its new one
-
-
-def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
-    """sha256 over the names and contents of the corpus files, to tell a stale index.
-
-    Names are taken as bytes (a name that is not UTF-8 is fine) and files are hashed in
-    blocks; a file that cannot be read counts by its name alone (it is skipped anyway).
-    """
-    digest = hashlib.sha256()
-    for path in scan_corpus(source, follow_symlinks).files:
-        digest.update(os.fsencode(path.relative_to(source).as_posix()) + b"\0")
-        try:
-            digest.update(file_digest(path))
-        except OSError:
-            digest.update(b"unreadable\0")
-    return digest.hexdigest()
+    files_read: int = 0  # source files read
+    files_unchanged: int = 0  # source files not read: unchanged since the build before
+    changed: int = 0  # articles indexed anew: new or edited (all of them in a full build)
+    removed: int = 0  # articles whose old copy was deleted: removed or edited
 
 
 def is_current(
@@ -111,8 +97,9 @@ def is_current(
     build fits (the Searcher's check, Manifest.mismatch) and its source is unchanged."""
     if not source.is_dir():  # reindex says why, without the models
         return False
+    build = index_dir.resolve()
     try:
-        manifest = Manifest.read(index_dir.resolve())
+        manifest = Manifest.read(build)
     except SearchError:
         return False
     expected = Expected(
@@ -124,7 +111,7 @@ def is_current(
     )
     return manifest.mismatch(
         expected
-    ) is None and manifest.source.fingerprint == source_fingerprint(source, follow_symlinks)
+    ) is None and manifest.source.fingerprint == source_fingerprint(source, follow_symlinks, build)
 
 
 def reindex(
@@ -162,8 +149,6 @@ def reindex(
     if not source.is_dir():
         raise CorpusError(f"source folder {source} does not exist or is not a folder")
     with reindex_lock(index_dir):
-        fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
-        corpus = _read(source, progress, follow_symlinks)
         expected = Expected(
             Wanted.of(encoder),
             Wanted.of(cross_encoder) if cross_encoder else None,
@@ -172,7 +157,9 @@ def reindex(
             reprints=reprints,
         )
         previous = previous_build(index_dir, expected) if incremental and not full else None
-        work = _work(source, corpus, encoder, previous)
+        sources = read_source(source, progress, follow_symlinks, previous)  # new, changed files
+        corpus = sources.corpus
+        work = _work(source, sources, encoder, previous)
         texts = passage_texts(work.articles, work.paragraphs, passage, encoder.count_tokens)
         sent = 0  # passages `prefill` encoded into the cache that the build then reads
         if prefill is not None and work.paragraphs:
@@ -188,7 +175,8 @@ def reindex(
         report = BuildReport(
             len(corpus.articles), work.live, corpus.skipped, corpus.notes, encoded,
             work.live - encoded, segments=len(work.kept) + bool(work.paragraphs),
-            merged=len(work.merged),
+            merged=len(work.merged), files_read=sources.read, files_unchanged=sources.unchanged,
+            changed=work.changed, removed=work.removed,
         )  # fmt: skip
         with _no_partial_build(index_dir) as writer:
             report.build = writer.path
@@ -201,10 +189,11 @@ def reindex(
                     writer, work.articles, work.paragraphs, (vectors, titles), cross, progress,
                     groups,
                 )  # fmt: skip
+            sources.record.save(writer.path)  # what the next reindex need not read
             writer.manifest(  # last: a build with a manifest is complete
                 ModelRecord.of(encoder),
                 ModelRecord.of(cross_encoder) if cross_encoder else None,
-                SourceRecord(path=str(source.resolve()), fingerprint=fingerprint),
+                SourceRecord(path=str(source.resolve()), fingerprint=sources.fingerprint),
                 passage,
                 title_weight,
                 skipped=len(corpus.skipped),
@@ -232,16 +221,19 @@ def _encode(
     return vectors, titles, encoded, cross
 
 
-def _work(source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None) -> Plan:
+def _work(source: Path, sources: SourceRead, encoder: Encoder, previous: Previous | None) -> Plan:
     """What this reindex writes: everything in one segment (no `previous` build to add
-    to), or the incremental plan over `previous`."""
+    to), or the incremental plan over `previous` (the articles of files not read that it
+    moves into the new segment are read then)."""
+    corpus = sources.corpus
     if previous is None:
         paragraphs = _split(corpus.articles, encoder)
         _check_indexable(source, paragraphs, corpus.skipped)
         placement = Placement.whole(len(paragraphs), len(corpus.articles))
         n = len(corpus.articles)
         return Plan([], list(corpus.articles), paragraphs, placement, [], len(paragraphs), n, 0)
-    work = plan(previous, corpus.articles, lambda article: _split([article], encoder))
+    work = plan(previous, corpus.articles, lambda a: _split([sources.resolve(a)], encoder))
+    work.articles = [sources.resolve(article) for article in work.articles]
     if work.live == 0:
         raise CorpusError(
             f"no readable articles in {source}; nothing to index{_why(corpus.skipped)}"
@@ -288,13 +280,6 @@ def _why(skipped: list[Skipped], shown: int = 3) -> str:
     first = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
     return f" (skipped {first}{more})"
-
-
-def _read(source: Path, progress: Progress, follow_symlinks: bool = False) -> CorpusReport:
-    """Read every article file under `source`, with a bar over the files."""
-    files = len(scan_corpus(source, follow_symlinks).files)
-    with progress("reading", files) as advance:
-        return read_corpus(source, lambda path: advance(1), follow_symlinks)
 
 
 def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:

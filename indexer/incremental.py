@@ -25,6 +25,7 @@ from index.segments import Placement, article_digest, load_digests, plan_merge
 from index.store import Store
 from index.swap import current_build
 from index.titles import TITLE_ROWS_NAME
+from indexer.file_record import Known
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Plan:
     """What an incremental reindex writes."""
 
     kept: list[tuple[OldSegment, Placement]]  # segments kept, with their new deletes
-    articles: list[Article]  # the new segment's, in corpus order
+    articles: list[Article | Known]  # the new segment's, in corpus order
     paragraphs: list[Paragraph]
     placement: Placement  # the new segment's
     merged: list[str]  # names of the segments folded into the new one
@@ -109,11 +110,13 @@ class Plan:
 
 def plan(
     previous: Previous,
-    articles: Sequence[Article],
-    split: Callable[[Article], list[Paragraph]],
+    articles: Sequence[Article | Known],
+    split: Callable[[Article | Known], list[Paragraph]],
 ) -> Plan:
     """The plan for reindexing `articles` (the whole corpus, in order) over `previous`;
-    `split` cuts an article into paragraphs (called only for articles not kept)."""
+    `split` cuts an article into paragraphs (called only for articles not kept). A Known
+    article (of a file not read again: indexer/changed.py) is its live copy, unchanged;
+    one the merge policy moves is in the plan's articles as it is (the caller reads it)."""
     live: dict[str, tuple[int, int]] = {}  # article id -> (segment, article row)
     for i, segment in enumerate(previous.segments):
         for row, (aid, alive) in enumerate(zip(segment.ids, segment.placement.articles)):
@@ -122,7 +125,7 @@ def plan(
     kept = {
         a.id: live[a.id]
         for a in articles
-        if a.id in live and _digest(previous, live[a.id]) == article_digest(a)
+        if a.id in live and _digest(previous, live[a.id]) == _digest_of(a)
     }
     removed = len(live) - len(kept)
     changed = [a for a in articles if a.id not in kept]
@@ -162,6 +165,11 @@ def _digest(previous: Previous, place: tuple[int, int]) -> bytes:
     """The digest of the article at (segment, article row)."""
     segment, row = place
     return bytes(previous.segments[segment].digests[row])
+
+
+def _digest_of(article: Article | Known) -> bytes:
+    """An article's digest; a Known one's is its live copy's."""
+    return article.digest if isinstance(article, Known) else article_digest(article)
 
 
 def _count(
