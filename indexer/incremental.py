@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,9 @@ class OldSegment:
     article_rows: np.ndarray  # each paragraph's article row
     placement: Placement  # in the current build
 
-    @property
+    @cached_property
     def counts(self) -> np.ndarray:
-        """Paragraphs an article row."""
+        """Paragraphs an article row (counted once: the plan asks for every kept article)."""
         return np.bincount(self.article_rows, minlength=len(self.ids))
 
 
