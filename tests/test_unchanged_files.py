@@ -66,9 +66,9 @@ def test_only_new_and_changed_files_are_read(tmp_path: Path, reads: list[str]) -
 
     os.utime(corpus.folder / b)  # touched, content the same: read, nothing re-indexed
     encoder = FakeEncoder()
-    reindex(corpus.folder, index_dir, encoder, cache)
-    assert encoder.passages == []
-    reads.clear()
+    report = reindex(corpus.folder, index_dir, encoder, cache)
+    assert (reads, report.changed, report.removed, encoder.passages) == ([b], 0, 0, [])
+    assert_full_equivalent(corpus, index_dir, cache, tmp_path)
 
     d = corpus.add_file(5)
     report = step(corpus, index_dir, cache, reads)
@@ -215,3 +215,17 @@ def test_is_current_reads_only_changed_files(tmp_path: Path, reads: list[str]) -
     assert current()  # touched, same content: the same fingerprint
     corpus.edit(name, 0)
     assert not current()
+
+
+def test_a_file_name_that_is_not_utf8_is_recorded_and_skipped_unread(
+    tmp_path: Path, reads: list[str]
+) -> None:
+    corpus = Corpus(tmp_path / "corpus")
+    index_dir, cache = tmp_path / "index", tmp_path / "cache"
+    corpus.add_file(5)
+    name = os.fsdecode(b"caf\xe9.txt")
+    (corpus.folder / name).write_text("Кафе открыто.\n\nНовое меню кафе.\n", encoding="utf-8")
+    first = step(corpus, index_dir, cache, reads)
+    assert name in [os.fsdecode(os.fsencode(r)) for r in reads]
+    report = step(corpus, index_dir, cache, reads)
+    assert (reads, report.files_unchanged, report.notes) == ([], 2, first.notes)
