@@ -97,6 +97,7 @@ def _dtype(settings: Settings, model: str) -> str:
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
     default=2.0,
     show_default=True,
     help="Seconds between two polls of the source folder with --watch.",
