@@ -98,6 +98,20 @@ def _dtype(settings: Settings, model: str) -> str:
     "current index, else 1.",
 )
 @click.option(
+    "--watch",
+    is_flag=True,
+    help="After reindexing, keep polling the source folder and reindex (incrementally) "
+    "whenever its files change, one line a reindex, until Ctrl+C.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    default=2.0,
+    show_default=True,
+    help="Seconds between two polls of the source folder with --watch.",
+)
+@click.option(
     "--ray",
     "ray_address",
     metavar="ADDRESS",
@@ -128,15 +142,18 @@ def reindex(
     follow_symlinks: bool,
     no_reprints: bool,
     shards: int | None,
+    watch: bool,
+    interval: float,
     ray_address: str | None,
     ray_actors: int | None,
     ray_gpus: bool | None,
 ) -> None:
     """Index a folder of articles and swap the new build in atomically: the new and edited
-    articles in a new segment when the index fits the models (else, and with --full, the
-    whole folder in one)."""
+    articles in new segments when the index fits the models (else, and with --full, the
+    whole folder anew). Only files new or changed since the current build are read. With
+    --watch, go on reindexing whenever the folder's files change."""
     from indexer import preflight
-    from indexer.build import is_current
+    from indexer.build import is_current, silent
     from indexer.build import reindex as build
 
     settings: Settings = ctx.obj["settings"]
@@ -144,27 +161,48 @@ def reindex(
     index_dir = index_dir or settings.index_dir
     model = model or settings.model
     shards = shards or settings.shards
-    if if_stale and not full:
+    grouped = settings.reprints and not no_reprints
+
+    def current() -> bool:
         dtype, cross_model = _dtype(settings, model), settings.cross_model
-        grouped = settings.reprints and not no_reprints
-        if is_current(
+        return is_current(
             index_dir, source, model, dtype, cross_model, follow_symlinks, grouped, shards
-        ):
-            click.echo(f"index at {index_dir} is up to date with {source}")
-            return
+        )
+
+    if if_stale and not full and not watch and current():
+        click.echo(f"index at {index_dir} is up to date with {source}")
+        return
     preflight.check(source, index_dir, follow_symlinks)  # before the models' seconds-long load
     with _ray_prefill(ctx, ray_address, ray_actors, ray_gpus, model) as prefill:
-        started = time.perf_counter()
-        encoder = _load_encoder(ctx, model, settings)
-        cross = _load_cross(ctx, settings)
-        loaded = f"model {model}" + (f" and {cross.name}" if cross else "")
-        click.echo(f"{loaded} loaded in {time.perf_counter() - started:.1f} s")
-        report = build(
-            source, index_dir, encoder, settings.cache_dir, full=full, progress=progress_bar,
-            cross_encoder=cross, follow_symlinks=follow_symlinks, prefill=prefill,
-            reprints=settings.reprints and not no_reprints, shards=shards,
-        )  # fmt: skip
+        encoder, cross = _load_models(ctx, model, settings)
+
+        def run(first: bool) -> Any:  # --full: the first reindex only; --watch: one line each
+            return build(
+                source, index_dir, encoder, settings.cache_dir, full=full and first,
+                progress=silent if watch else progress_bar, cross_encoder=cross,
+                follow_symlinks=follow_symlinks, prefill=prefill, reprints=grouped,
+                shards=shards,
+            )  # fmt: skip
+
+        if watch:
+            from indexer.watch import watch as watching
+
+            click.echo(f"watching {source} every {interval:g} s; Ctrl+C stops")
+            stale = current if if_stale and not full else None
+            watching(source, run, click.echo, interval, follow_symlinks, stale)  # to Ctrl+C
+            return
+        report = run(True)
     print_report(report, source, index_dir)
+
+
+def _load_models(ctx: click.Context, model: str, settings: Settings) -> tuple[Any, Any]:
+    """The embedding model and the cross-lingual one (None without), timed."""
+    started = time.perf_counter()
+    encoder = _load_encoder(ctx, model, settings)
+    cross = _load_cross(ctx, settings)
+    loaded = f"model {model}" + (f" and {cross.name}" if cross else "")
+    click.echo(f"{loaded} loaded in {time.perf_counter() - started:.1f} s")
+    return encoder, cross
 
 
 @contextmanager

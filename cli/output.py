@@ -29,6 +29,8 @@ def print_report(report: Any, source: Path, index_dir: Path) -> None:
         f"in {report.seconds:.1f} s"
     )
     click.echo(f"encoded {report.encoded} paragraphs, {report.cached} taken from the cache")
+    unchanged = f" ({report.files_unchanged} unchanged, not read)" if report.files_unchanged else ""
+    click.echo(f"read {report.files_read} files{unchanged}")
     shards = f" in {report.shards} shards" if report.shards > 1 else ""
     into = "its new one" if report.shards == 1 else "its new ones"
     merged = f", {report.merged} merged into {into}" if report.merged else ""

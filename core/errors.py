@@ -26,6 +26,10 @@ class IndexNotWritable(SearchError):
     """The index (or its lock, or its builds) cannot be written where it is configured."""
 
 
+class ReindexRunning(SearchError):
+    """Another reindex of the same index holds its lock."""
+
+
 class CorpusError(SearchError):
     """The source folder cannot be read at all."""
 

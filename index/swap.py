@@ -18,7 +18,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import REINDEX_HINT, IndexNotFound, IndexNotWritable, SearchError
+from core.errors import (
+    REINDEX_HINT,
+    IndexNotFound,
+    IndexNotWritable,
+    ReindexRunning,
+    SearchError,
+)
 from index.manifest import MANIFEST_NAME  # written last: a build folder with one is complete
 
 KEEP_BUILDS = 2  # the current build and the one before it, for readers still on it
@@ -43,7 +49,8 @@ def current_build(index_dir: Path) -> Path:
 
 @contextmanager
 def reindex_lock(index_dir: Path) -> Iterator[None]:
-    """Allow one reindex of `index_dir` at a time (released when the process dies)."""
+    """Allow one reindex of `index_dir` at a time (released when the process dies);
+    ReindexRunning when another holds it."""
     lock_path = index_dir.with_name(index_dir.name + ".lock")
     try:
         index_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +61,7 @@ def reindex_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise SearchError(f"another reindex of {index_dir} is running") from exc
+            raise ReindexRunning(f"another reindex of {index_dir} is running") from exc
         yield
 
 

@@ -7,9 +7,7 @@ moment therefore leaves the previous index as it was.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
 import shutil
 import sqlite3
 import time
@@ -34,8 +32,8 @@ from index.text import analyze
 from index.titles import article_rows
 from index.vectors import VectorIndex
 from indexer.cache import EmbeddingCache, text_key
-from indexer.corpus import CorpusReport, Skipped, read_corpus, scan_corpus
-from indexer.files import file_digest
+from indexer.changed import SourceRead, read_source, source_fingerprint
+from indexer.corpus import Skipped
 from indexer.incremental import NewSegment, Plan, Previous, plan, previous_build
 from indexer.passages import (
     DEFAULT_PASSAGE,
@@ -80,22 +78,10 @@ class BuildReport:
     segments: int = 1  # segments of the new build
     merged: int = 0  # older segments merged into its new ones
     shards: int = 1  # shards the build is split into
-
-
-def source_fingerprint(source: Path, follow_symlinks: bool = False) -> str:
-    """sha256 over the names and contents of the corpus files, to tell a stale index.
-
-    Names are taken as bytes (a name that is not UTF-8 is fine) and files are hashed in
-    blocks; a file that cannot be read counts by its name alone (it is skipped anyway).
-    """
-    digest = hashlib.sha256()
-    for path in scan_corpus(source, follow_symlinks).files:
-        digest.update(os.fsencode(path.relative_to(source).as_posix()) + b"\0")
-        try:
-            digest.update(file_digest(path))
-        except OSError:
-            digest.update(b"unreadable\0")
-    return digest.hexdigest()
+    files_read: int = 0  # source files read
+    files_unchanged: int = 0  # source files not read: unchanged since the build before
+    changed: int = 0  # articles indexed anew: new or edited (all of them in a full build)
+    removed: int = 0  # articles whose old copy was deleted: removed or edited
 
 
 def is_current(
@@ -114,8 +100,9 @@ def is_current(
     build fits (the Searcher's check, Manifest.mismatch) and its source is unchanged."""
     if not source.is_dir():  # reindex says why, without the models
         return False
+    build = index_dir.resolve()
     try:
-        manifest = Manifest.read(index_dir.resolve())
+        manifest = Manifest.read(build)
     except SearchError:
         return False
     expected = Expected(
@@ -128,7 +115,7 @@ def is_current(
     )
     return manifest.mismatch(
         expected
-    ) is None and manifest.source.fingerprint == source_fingerprint(source, follow_symlinks)
+    ) is None and manifest.source.fingerprint == source_fingerprint(source, follow_symlinks, build)
 
 
 def reindex(
@@ -170,8 +157,6 @@ def reindex(
     if not source.is_dir():
         raise CorpusError(f"source folder {source} does not exist or is not a folder")
     with reindex_lock(index_dir):
-        fingerprint = source_fingerprint(source, follow_symlinks)  # a later edit makes it stale
-        corpus = _read(source, progress, follow_symlinks)
         shards = _shards(index_dir, shards)
         expected = Expected(
             Wanted.of(encoder),
@@ -182,7 +167,9 @@ def reindex(
             shards=shards,
         )
         previous = previous_build(index_dir, expected) if incremental and not full else None
-        work = _work(source, corpus, encoder, previous, shards)
+        sources = read_source(source, progress, follow_symlinks, previous)  # new, changed files
+        corpus = sources.corpus
+        work = _work(source, sources, encoder, previous, shards)
         texts = passage_texts(work.articles, work.paragraphs, passage, encoder.count_tokens)
         sent = 0  # passages `prefill` encoded into the cache that the build then reads
         if prefill is not None and work.paragraphs:
@@ -198,7 +185,8 @@ def reindex(
         report = BuildReport(
             len(corpus.articles), work.live, corpus.skipped, corpus.notes, encoded,
             work.live - encoded, segments=len(work.kept) + len(work.new),
-            merged=len(work.merged), shards=shards,
+            merged=len(work.merged), shards=shards, files_read=sources.read,
+            files_unchanged=sources.unchanged, changed=work.changed, removed=work.removed,
         )  # fmt: skip
         with _no_partial_build(index_dir, shards) as writer:
             report.build = writer.path
@@ -213,10 +201,11 @@ def reindex(
                         writer, new.articles, new.paragraphs, dense_part, cross_part, progress,
                         groups,
                     )  # fmt: skip
+            sources.record.save(writer.path)  # what the next reindex need not read
             writer.manifest(  # last: a build with a manifest is complete
                 ModelRecord.of(encoder),
                 ModelRecord.of(cross_encoder) if cross_encoder else None,
-                SourceRecord(path=str(source.resolve()), fingerprint=fingerprint),
+                SourceRecord(path=str(source.resolve()), fingerprint=sources.fingerprint),
                 passage,
                 title_weight,
                 skipped=len(corpus.skipped),
@@ -258,13 +247,17 @@ def _shards(index_dir: Path, shards: int | None) -> int:
 
 
 def _work(
-    source: Path, corpus: CorpusReport, encoder: Encoder, previous: Previous | None, shards: int
+    source: Path, sources: SourceRead, encoder: Encoder, previous: Previous | None, shards: int
 ) -> Plan:
     """What this reindex writes in `shards` shards: everything in one segment a shard (no
-    `previous` build to add to), or the incremental plan over `previous`; CorpusError
-    before anything is written when that gives no index."""
+    `previous` build to add to), or the incremental plan over `previous` (the articles of
+    files not read that it moves into a new segment are read then); CorpusError before
+    anything is written when that gives no index."""
+    corpus = sources.corpus
     segments = previous.segments if previous is not None else []
-    work = plan(segments, corpus.articles, lambda article: _split([article], encoder), shards)
+    work = plan(segments, corpus.articles, lambda a: _split([sources.resolve(a)], encoder), shards)
+    for new in work.new:
+        new.articles = [sources.resolve(article) for article in new.articles]
     if work.live == 0:
         _check_indexable(source, [], corpus.skipped)
     if not work.kept:
@@ -324,13 +317,6 @@ def _why(skipped: list[Skipped], shown: int = 3) -> str:
     first = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
     return f" (skipped {first}{more})"
-
-
-def _read(source: Path, progress: Progress, follow_symlinks: bool = False) -> CorpusReport:
-    """Read every article file under `source`, with a bar over the files."""
-    files = len(scan_corpus(source, follow_symlinks).files)
-    with progress("reading", files) as advance:
-        return read_corpus(source, lambda path: advance(1), follow_symlinks)
 
 
 def _split(articles: Sequence[Article], encoder: Encoder) -> list[Paragraph]:

@@ -68,8 +68,9 @@ def _read_text_file(path: Path, rel: Path) -> tuple[Entries, list[Skipped]]:
     return [(make_article(parsed, article_id, source), None)], notes
 
 
-def _read_entries(path: Path, root: Path) -> tuple[Entries, list[Skipped]]:
-    """Articles from one file, and what was skipped or changed (Note) in it."""
+def read_entries(path: Path, root: Path) -> tuple[Entries, list[Skipped]]:
+    """Articles from one file (with their .jsonl line), and what was skipped or changed
+    (Note) in it; duplicate ids are not checked here (add_file does, across files)."""
     rel = path.relative_to(root)
     try:
         if rel.suffix.lower() == JSONL_SUFFIX:
@@ -110,7 +111,7 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[Skipped]]:
 
     Duplicate ids are not checked here; read_corpus does that across files.
     """
-    entries, skipped = _read_entries(Path(path), Path(root))
+    entries, skipped = read_entries(Path(path), Path(root))
     return [article for article, _ in entries], [s for s in skipped if not isinstance(s, Note)]
 
 
@@ -124,23 +125,42 @@ def read_corpus(
     as files (broken links, FIFOs, links out of root) are reported as Skipped first.
     """
     root = Path(root)
-    report = CorpusReport()
     found = scan_corpus(root, follow_symlinks)
-    for path, reason in found.refused:
-        report.skipped.append(Skipped(display_name(path.relative_to(root))[0], None, reason))
+    report = refused_report(root, found)
     first: dict[str, str] = {}
     for path in found.files:
-        entries, skipped = _read_entries(path, root)
-        report.notes.extend(s for s in skipped if isinstance(s, Note))
-        report.skipped.extend(s for s in skipped if not isinstance(s, Note))
-        for article, line in entries:
-            where = article.source if line is None else f"{article.source} line {line}"
-            if article.id in first:
-                reason = f"duplicate article id {article.id!r}, first read from {first[article.id]}"
-                report.skipped.append(Skipped(article.source, line, reason))
-            else:
-                first[article.id] = where
-                report.articles.append(article)
+        add_file(report, first, *read_entries(path, root))
         if on_file is not None:
             on_file(path)
     return report
+
+
+def refused_report(root: Path, found: Scan) -> CorpusReport:
+    """A report holding, as Skipped, the files `found` refused to read."""
+    report = CorpusReport()
+    for path, reason in found.refused:
+        report.skipped.append(Skipped(display_name(path.relative_to(root))[0], None, reason))
+    return report
+
+
+def add_file(
+    report: CorpusReport, first: dict[str, str], entries: Entries, skipped: list[Skipped]
+) -> None:
+    """Add one file's articles, skips and notes to `report`, files in corpus order. An
+    article whose id came before (`first`: id -> where it came from, updated here) is
+    reported as Skipped; its `id` and `source` are all that is read of an article."""
+    report.notes.extend(s for s in skipped if isinstance(s, Note))
+    report.skipped.extend(s for s in skipped if not isinstance(s, Note))
+    for article, line in entries:
+        where = origin(article.source, line)
+        if article.id in first:
+            reason = f"duplicate article id {article.id!r}, first read from {first[article.id]}"
+            report.skipped.append(Skipped(article.source, line, reason))
+        else:
+            first[article.id] = where
+            report.articles.append(article)
+
+
+def origin(source: str, line: int | None) -> str:
+    """Where an article came from, as a duplicate's report names it."""
+    return source if line is None else f"{source} line {line}"

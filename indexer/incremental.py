@@ -28,6 +28,7 @@ from index.segments import Placement, article_digest, load_digests, plan_merge, 
 from index.store import Store
 from index.swap import current_build
 from index.titles import TITLE_ROWS_NAME
+from indexer.file_record import Known
 
 
 @dataclass
@@ -102,7 +103,7 @@ class NewSegment:
     articles of that shard's segments merged into it."""
 
     shard: int
-    articles: list[Article]  # in corpus order
+    articles: list[Article | Known]  # in corpus order (Known: read by the caller, build.py)
     paragraphs: list[Paragraph]
     placement: Placement
 
@@ -131,13 +132,15 @@ class Plan:
 
 def plan(
     segments: Sequence[OldSegment],
-    articles: Sequence[Article],
-    split: Callable[[Article], list[Paragraph]],
+    articles: Sequence[Article | Known],
+    split: Callable[[Article | Known], list[Paragraph]],
     shards: int = 1,
 ) -> Plan:
     """The plan for reindexing `articles` (the whole corpus, in order) over the current
     build's `segments` (none: a full build) in `shards` shards (the build's count); `split`
-    cuts an article into paragraphs (called only for articles not kept)."""
+    cuts an article into paragraphs (called only for articles not kept). A Known article
+    (of a file not read again: indexer/changed.py) is its live copy, unchanged; one the
+    merge policy moves is in the new segments as it is (the caller reads it)."""
     live: dict[str, tuple[int, int]] = {}  # article id -> (segment, article row)
     for i, segment in enumerate(segments):
         for row, (aid, alive) in enumerate(zip(segment.ids, segment.placement.articles)):
@@ -146,7 +149,7 @@ def plan(
     kept = {
         a.id: live[a.id]
         for a in articles
-        if a.id in live and _digest(segments, live[a.id]) == article_digest(a)
+        if a.id in live and _digest(segments, live[a.id]) == _digest_of(a)
     }
     shard = {a.id: shard_of(a.id, shards) for a in articles}
     changed = [a for a in articles if a.id not in kept]
@@ -205,6 +208,11 @@ def _digest(segments: Sequence[OldSegment], place: tuple[int, int]) -> bytes:
     """The digest of the article at (segment, article row)."""
     segment, row = place
     return bytes(segments[segment].digests[row])
+
+
+def _digest_of(article: Article | Known) -> bytes:
+    """An article's digest; a Known one's is its live copy's."""
+    return article.digest if isinstance(article, Known) else article_digest(article)
 
 
 def _count(
