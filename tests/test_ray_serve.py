@@ -192,3 +192,14 @@ def test_a_shard_with_no_replica_left_answers_503_naming_it(
     finally:
         for name in lost:
             shutil.move(build.parent / f"{name}.lost", build / name)
+
+
+def test_serve_tools_build_the_application_from_the_index(corpus) -> None:
+    from cluster.deployments import build
+
+    app = build({"index": str(corpus[1]), "replicas": "2"})
+    front = app._bound_deployment
+    parts = front.init_args[1]
+    assert [p._bound_deployment.name for p in parts] == ["shard-0", "shard-1"]  # the index's 2
+    assert all(p._bound_deployment.num_replicas == 2 for p in parts)
+    assert front.init_args[0].index_dir == corpus[1].absolute()
