@@ -20,7 +20,7 @@ load_build() opens them and checks that they agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -259,9 +259,54 @@ class LoadedIndex:
         """Whether `text` is written in the corpus's main script (True when either has none)."""
         return self.script is None or script_of(text) in (None, self.script)
 
+    def dense(
+        self,
+        queries: Sequence[tuple[str, np.ndarray]],
+        k: int,
+        allowed: np.ndarray | None,
+        ref: int,
+    ) -> list[tuple[list[tuple[int, float]], dict[int, float]]]:
+        """For each (model, query vector), "primary" or "cross": the model's top k rows, and
+        the title similarity under that model of every row among any model's first `ref`
+        (what the semantic leg weighs, search/fusion.py). One question for all models, so
+        that a sharded index (index/sharded.py) asks its shards once."""
+        found = [self.models[model][0].search(vector, k, allowed) for model, vector in queries]
+        return with_titles(found, queries, ref, self.titles_of)
+
+    @property
+    def models(self) -> dict[str, tuple[SegmentedVectors, SegmentedTitles | None]]:
+        """Each dense model's vectors and title vectors, by name."""
+        models = {"primary": (self.vectors, self.titles)}
+        if self.cross is not None:
+            models["cross"] = (self.cross, self.cross_titles)
+        return models
+
+    def titles_of(self, model: str, rows: Sequence[int], vector: np.ndarray) -> dict[int, float]:
+        """Title similarities of `rows` under `model` (none when it has no title vectors)."""
+        titles = self.models[model][1]
+        return titles.similarities(rows, vector) if titles is not None else {}
+
     def close(self) -> None:
         """Release the stores' file handles."""
         self.store.close()
+
+
+Hits = list[tuple[int, float]]
+
+
+def with_titles(
+    found: Sequence[Hits],
+    queries: Sequence[tuple[str, np.ndarray]],
+    ref: int,
+    titles_of: Callable[[str, Sequence[int], np.ndarray], dict[int, float]],
+) -> list[tuple[Hits, dict[int, float]]]:
+    """Each model's hits with the title similarities, under that model, of every row among
+    any model's first `ref` hits."""
+    tops = sorted({doc for hits in found for doc, _ in hits[:ref]})
+    return [
+        (hits, titles_of(model, tops, vector))
+        for hits, (model, vector) in zip(found, queries, strict=True)
+    ]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.records import Article, Paragraph
-from index.format import LoadedIndex, load_build
+from index.format import LoadedIndex, load_build, with_titles
 from index.lexical import top
 from index.swap import current_build
 
@@ -27,7 +27,7 @@ from index.swap import current_build
 METHODS = frozenset(
     {
         "lexicon", "lexical_top", "lexical_scores", "holders", "holding", "script_totals",
-        "vector_search", "title_similarities", "paragraphs", "articles", "rows_matching",
+        "dense", "vector_search", "title_similarities", "paragraphs", "articles", "rows_matching",
         "reprint_groups", "reprint_members", "article_paragraphs", "article",
     }
 )  # fmt: skip
@@ -86,6 +86,21 @@ class ShardIndex:
             return []
         own = None if allowed is None else self.index.store.rows.own(allowed)
         return vectors.search(query, k, own)
+
+    def dense(
+        self,
+        queries: Sequence[tuple[str, np.ndarray]],
+        k: int,
+        allowed: np.ndarray | None,
+        ref: int,
+    ) -> list[tuple[list[tuple[int, float]], dict[int, float]]]:
+        """LoadedIndex.dense over the shard's rows: each model's top k, and the title
+        similarities of the shard's candidates (any model's first `ref` here), among which
+        are all of the shard's rows in the build's candidates."""
+        index = self.index
+        own = None if allowed is None else index.store.rows.own(allowed)
+        found = [index.models[model][0].search(vector, k, own) for model, vector in queries]
+        return with_titles(found, queries, ref, index.titles_of)
 
     def title_similarities(self, model: str, docs: Sequence[int], query: np.ndarray) -> dict:
         """Title similarities (SegmentedTitles.similarities) of the shard's rows in `docs`."""

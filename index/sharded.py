@@ -81,7 +81,7 @@ def load_sharded(build: Path, shards: Shards) -> LoadedIndex:
     check_count(manifest.shards, shards.count, build)
     ask = _Asker(build, shards)
     crossed = manifest.cross_model is not None
-    return LoadedIndex(
+    return ShardedIndex(
         build,
         manifest,
         ShardedStore(ask),  # type: ignore[arg-type]
@@ -90,7 +90,37 @@ def load_sharded(build: Path, shards: Shards) -> LoadedIndex:
         ShardedVectors(ask, "cross") if crossed else None,  # type: ignore[arg-type]
         ShardedTitles(ask, "primary"),  # type: ignore[arg-type]
         ShardedTitles(ask, "cross") if crossed else None,  # type: ignore[arg-type]
+        ask,
     )
+
+
+@dataclass
+class ShardedIndex(LoadedIndex):
+    """The build as one index whose parts ask the shards (load_sharded)."""
+
+    ask: _Asker | None = None
+
+    def dense(
+        self,
+        queries: Sequence[tuple[str, np.ndarray]],
+        k: int,
+        allowed: np.ndarray | None,
+        ref: int,
+    ) -> list[tuple[Ranking, dict[int, float]]]:
+        """LoadedIndex.dense in one round: every shard's top lists and its candidates'
+        title similarities, merged; the build's candidates are among the shards'."""
+        assert self.ask is not None
+        answers = self.ask("dense", list(queries), k, allowed, ref)
+        found = [_merged((answer[i][0] for answer in answers), k) for i in range(len(queries))]
+        tops = sorted({doc for hits in found for doc, _ in hits[:ref]})
+        sims: list[dict[int, float]] = [{} for _ in queries]
+        for answer in answers:
+            for i, (_, titles) in enumerate(answer):
+                sims[i].update(titles)
+        return [
+            (hits, {doc: known[doc] for doc in tops if doc in known})
+            for hits, known in zip(found, sims, strict=True)
+        ]
 
 
 @dataclass(frozen=True)

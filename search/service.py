@@ -213,21 +213,18 @@ class Searcher:
         for a query in another script than the corpus's (CROSS_WEIGHTS; README, "Two dense
         legs").
         """
-        models = [(index.vectors, self.encoder, index.titles)]
+        models = [("primary", self.encoder)]
         if index.cross is not None and self.cross is not None:
-            models.append((index.cross, self.cross, index.cross_titles))
+            models.append(("cross", self.cross))
         shares = [1.0]
         if len(models) == 2:  # the corpus's script is counted on first use (79 ms at 1M)
             across = CROSS_WEIGHTS["same" if index.in_main_script(query) else "other"]
             shares = [1 - across, across]
-        found = []
-        for vectors, encoder, _ in models:
-            vector = encoder.encode_queries([query])[0]
-            found.append((vector, vectors.search(vector, depth, allowed)))
-        tops = sorted({doc for _, ranking in found for doc, _ in ranking[: fuse.REF_RANK]})
+        queries = [(model, encoder.encode_queries([query])[0]) for model, encoder in models]
+        found = index.dense(queries, depth, allowed, fuse.REF_RANK)
         return [
-            fuse.DenseLeg(ranking, share, titles.similarities(tops, vector) if titles else {})
-            for (vector, ranking), share, (_, _, titles) in zip(found, shares, models, strict=True)
+            fuse.DenseLeg(ranking, share, titles)
+            for (ranking, titles), share in zip(found, shares, strict=True)
         ]
 
     def _sentences_marked(self, index: LoadedIndex, query: str, hits: list[Hit]) -> list[Hit]:
