@@ -153,8 +153,9 @@ def reindex(
     whole folder anew). Only files new or changed since the current build are read. With
     --watch, go on reindexing whenever the folder's files change."""
     from indexer import preflight
-    from indexer.build import is_current, silent
+    from indexer.build import is_current
     from indexer.build import reindex as build
+    from indexer.progress import silent
 
     settings: Settings = ctx.obj["settings"]
     source = source or settings.source_dir

@@ -12,8 +12,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager as ContextManager
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,25 +41,19 @@ from indexer.passages import (
     mix_titles,
     passage_texts,
 )
+from indexer.progress import Progress, silent
 from indexer.reprints import reprint_groups
 from indexer.split import split_article
 
 if TYPE_CHECKING:  # importing the encoder module would pull in torch for a type
     from encoders.base import Encoder
 
-# progress(label, total) opens a bar; the callable it yields advances it by n steps.
-Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]
 # prefill(passages, titles, encoders, cache_dir, full, progress) encodes elsewhere (on Ray:
 # indexer/distributed.py) what the embedding cache lacks (everything with `full`), puts it
 # there, and returns how many distinct passages it encoded; the build then reads the cache.
 Prefill = Callable[[Sequence[str], Sequence[str], Sequence["Encoder"], Path, bool, Progress], int]
 Vectors = tuple[np.ndarray, np.ndarray]  # a model's paragraph and title vectors
 ENCODE_CHUNK = 64  # paragraphs encoded (and cached) between two progress updates
-
-
-def silent(label: str, total: int) -> ContextManager[Callable[[int], None]]:
-    """A progress reporter that shows nothing."""
-    return nullcontext(lambda n: None)
 
 
 @dataclass

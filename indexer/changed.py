@@ -41,9 +41,9 @@ from indexer.file_record import (
     reader_fingerprint,
 )
 from indexer.files import Scan, display_name, file_digest
+from indexer.progress import Progress
 
 if TYPE_CHECKING:  # indexer.build imports this module
-    from indexer.build import Progress
     from indexer.incremental import Previous
 
 

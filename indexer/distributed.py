@@ -27,7 +27,7 @@ from indexer.ray_cluster import ClusterInfo, RayUnavailable
 
 if TYPE_CHECKING:
     from encoders.encoder import Encoder
-    from indexer.build import Progress
+    from indexer.progress import Progress
 
 BATCH = 64  # passages per actor call: one cache commit and one progress step (ENCODE_CHUNK)
 # What a CPU actor reserves. Scheduling only: its torch still runs on its node's cores (its
