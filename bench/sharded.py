@@ -76,7 +76,7 @@ def replicas() -> dict[str, list[float]]:
         except (OSError, UnicodeDecodeError):
             continue
         if command.startswith(REPLICA) and proc.name.isdigit():
-            name = command.removeprefix(REPLICA)
+            name = command.removeprefix(REPLICA).split(".")[0]  # busy: "front.<method>"
             found.setdefault(name, []).append(round(rss_mb(int(proc.name)), 1))
     return found
 

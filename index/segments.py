@@ -80,7 +80,8 @@ def save_digests(segment: Path, articles: Sequence[Article]) -> None:
 
 
 def load_digests(segment: Path, articles: int) -> np.ndarray:
-    """The segment's article digests (S32), checked against its article count."""
+    """The segment's article digests, checked against its article count: 32 bytes a row
+    (uint8), so that bytes(row) is the whole digest (whole32)."""
     try:
         digests = np.load(segment / DIGESTS_NAME, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -89,7 +90,14 @@ def load_digests(segment: Path, articles: int) -> np.ndarray:
         ) from exc
     if digests.dtype != np.dtype("S32") or digests.shape != (articles,):
         raise IndexCorrupt(f"article digests in {segment} do not fit its {articles} articles")
-    return digests
+    return whole32(digests)
+
+
+def whole32(array: np.ndarray) -> np.ndarray:
+    """An S32 array as rows of 32 uint8. numpy's bytes items drop trailing NUL bytes, and
+    one sha256 in 256 ends in one: read as items, such a digest would never match its
+    article again (found at a million articles, where merges met 2 of them)."""
+    return np.ascontiguousarray(array).view(np.uint8).reshape(len(array), 32)
 
 
 def save_keys(segment: Path, passages: Sequence[bytes], titles: Sequence[bytes]) -> None:
@@ -108,8 +116,8 @@ def live_keys(segment: Path, placement: Placement) -> list[bytes]:
         return []
     if passages.shape != placement.rows.shape or titles.shape != placement.articles.shape:
         return []
-    keys = np.concatenate([passages[placement.rows >= 0], titles[placement.articles]])
-    return [bytes(key) for key in keys if key]
+    keys = whole32(np.concatenate([passages[placement.rows >= 0], titles[placement.articles]]))
+    return [key.tobytes() for key in keys if key.any()]
 
 
 @dataclass(frozen=True)

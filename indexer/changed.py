@@ -193,7 +193,7 @@ def _trusted(previous: Previous | None) -> tuple[SourceFiles | None, dict[str, b
     if previous is None or (record := load_record(previous.path)) is None:
         return None, {}
     live = {
-        aid: bytes(segment.digests[row])
+        aid: segment.digests[row].tobytes()
         for segment in previous.segments
         for row, (aid, alive) in enumerate(zip(segment.ids, segment.placement.articles))
         if alive

@@ -37,7 +37,7 @@ class OldSegment:
 
     record: SegmentRecord
     ids: list[str]  # article ids, in article-row order
-    digests: np.ndarray  # S32 an article
+    digests: np.ndarray  # 32 bytes (uint8) an article: index/segments.py load_digests
     article_rows: np.ndarray  # each paragraph's article row
     placement: Placement  # in the current build
 
@@ -207,7 +207,7 @@ def _new_segments(
 def _digest(segments: Sequence[OldSegment], place: tuple[int, int]) -> bytes:
     """The digest of the article at (segment, article row)."""
     segment, row = place
-    return bytes(segments[segment].digests[row])
+    return segments[segment].digests[row].tobytes()
 
 
 def _digest_of(article: Article | Known) -> bytes:

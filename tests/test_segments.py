@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.format import load_index
@@ -104,3 +105,26 @@ def test_the_merge_policy_keeps_at_most_ten_segments(
 def test_a_mostly_deleted_segment_is_rewritten() -> None:
     assert plan_merge({"a": 40, "b": 10_000}, {"a": 100, "b": 10_000}, 5) == {"a"}
     assert tier(999) == 0 and tier(1000) == 1 and tier(10_000) == 2
+
+
+def test_digests_and_cache_keys_ending_in_a_zero_byte_are_read_whole(tmp_path: Path) -> None:
+    from core.records import Article
+    from index.segments import (
+        Placement,
+        article_digest,
+        live_keys,
+        load_digests,
+        save_digests,
+        save_keys,
+    )
+
+    articles = [Article(id=f"a{n}", title="t", body="b") for n in range(2000)]
+    ending = [a for a in articles if article_digest(a)[-1] == 0][:2]
+    assert ending  # one sha256 in 256 ends in a NUL byte
+    save_digests(tmp_path, ending)
+    digests = load_digests(tmp_path, len(ending))
+    assert [d.tobytes() for d in digests] == [article_digest(a) for a in ending]
+    keys = [article_digest(a) for a in ending]
+    save_keys(tmp_path, keys, [b"", keys[0]])
+    placement = Placement(np.arange(2, dtype=np.int64), np.array([False, True]))
+    assert live_keys(tmp_path, placement) == [*keys, keys[0]]
