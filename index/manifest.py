@@ -72,7 +72,7 @@ class SegmentRecord(_Record):
     articles: Count
     paragraphs: Count
     vectors: Literal["flat", "hnsw"]  # its vector indexes' kind (index/vectors.py)
-    shard: Count = 0  # the shard it belongs to (docs/distributed.md); 0 in an unsharded build
+    shard: Count = 0  # the shard it belongs to (docs/segments.md, Shards); 0 when unsharded
 
 
 class SourceRecord(_Record):
