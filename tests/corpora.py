@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from flask.testing import FlaskClient
+
 from indexer.build import reindex
 from search.service import Searcher
 from tests.conftest import SEEDS
 from tests.fakes import FakeEncoder
+from web import create_app
 
 # Markup planted in a corpus: it must come back as text, never as tags.
 EVIL = [
@@ -30,6 +33,11 @@ def build_searcher(tmp: Path, source: Path = SEEDS) -> Searcher:
     encoder = FakeEncoder()
     reindex(source, tmp / "index", encoder, tmp / "cache")
     return Searcher(tmp / "index", encoder)
+
+
+def api_client(tmp: Path, source: Path = SEEDS) -> FlaskClient:
+    """A test client of the web app over an index of `source` (build_searcher)."""
+    return create_app(searcher=build_searcher(tmp, source)).test_client()
 
 
 def write_evil_corpus(folder: Path) -> Path:

@@ -15,9 +15,8 @@ from core.config import Settings
 from manage import cli
 from search.contract import InvalidParameter, SearchRequest
 from tests.conftest import SEEDS
-from tests.corpora import build_searcher
+from tests.corpora import api_client
 from tests.fakes import fake_cli_context
-from web import create_app
 from web.openapi import search_parameters
 
 BAD = [
@@ -38,7 +37,7 @@ BAD = [
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
-    return create_app(searcher=build_searcher(tmp_path_factory.mktemp("contract"))).test_client()
+    return api_client(tmp_path_factory.mktemp("contract"))
 
 
 @pytest.mark.parametrize(("values", "param", "message"), BAD)

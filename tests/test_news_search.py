@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from core.config import Settings
 from manage import cli
 from search.contract import DATE_POOL
-from tests.corpora import build_searcher
+from tests.corpora import api_client, build_searcher
 from tests.fakes import fake_cli_context
 from tests.news import write_news_corpus
 from tests.test_pages import Elements, link_parts, page
@@ -30,7 +30,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    return create_app(searcher=build_searcher(tmp_path_factory.mktemp("idx"), corpus)).test_client()
+    return api_client(tmp_path_factory.mktemp("idx"), corpus)
 
 
 def search(client: FlaskClient, **params: object) -> dict:
@@ -135,7 +135,7 @@ def test_the_cli_sorts_by_date(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_the_pager_keeps_the_dates_and_the_order(tmp_path_factory) -> None:
-    seeds = create_app(searcher=build_searcher(tmp_path_factory.mktemp("seeds"))).test_client()
+    seeds = api_client(tmp_path_factory.mktemp("seeds"))
     _, doc = page(seeds, "/?q=Азербайджан&mode=semantic&group=none&date_from=2025-09-01&sort=date")
     (next_link,) = doc.find("a", rel="next")
     _, query, _ = link_parts(next_link["href"])

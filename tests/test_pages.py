@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from search.service import Searcher
-from tests.corpora import build_searcher, write_evil_corpus
+from tests.corpora import api_client, build_searcher, write_evil_corpus
 from tests.fakes import FakeEncoder
 from web import SECURITY_HEADERS, create_app
 
@@ -67,7 +67,7 @@ def link_parts(href: str | None) -> tuple[str, dict[str, str], str]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    return create_app(searcher=build_searcher(tmp_path_factory.mktemp("pages"))).test_client()
+    return api_client(tmp_path_factory.mktemp("pages"))
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,10 @@ from manage import cli
 from search.contract import InvalidParameter, SearchRequest
 from search.request import ONLY_OPERATORS
 from search.syntax import adjacent, parse
-from tests.corpora import build_searcher
+from tests.corpora import api_client
 from tests.fakes import fake_cli_context
 from tests.news import write_news_corpus
 from tests.test_pages import page
-from web import create_app
 
 MODES = ("bm25", "semantic", "hybrid")
 
@@ -32,7 +31,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    return create_app(searcher=build_searcher(tmp_path_factory.mktemp("idx"), corpus)).test_client()
+    return api_client(tmp_path_factory.mktemp("idx"), corpus)
 
 
 def texts(client: FlaskClient, q: str, **params: object) -> list[str]:

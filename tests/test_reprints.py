@@ -16,10 +16,9 @@ from core.records import Article
 from index.format import load_index
 from indexer.reprints import reprint_groups
 from manage import cli
-from tests.corpora import build_searcher
+from tests.corpora import api_client
 from tests.fakes import fake_cli_context
 from tests.test_pages import page
-from web import create_app
 
 STORY = (
     "Порт Чанкай на побережье Перу принял первое контейнерное судно из Шанхая. "
@@ -66,7 +65,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    return create_app(searcher=build_searcher(tmp_path_factory.mktemp("idx"), corpus)).test_client()
+    return api_client(tmp_path_factory.mktemp("idx"), corpus)
 
 
 def search(client: FlaskClient, **params: object) -> list[dict]:
