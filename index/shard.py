@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.records import Article, Paragraph
-from index.format import LoadedIndex, load_build, with_titles
+from index.format import LoadedIndex, load_build
 from index.lexical import top
 from index.swap import current_build
 
@@ -27,7 +27,7 @@ from index.swap import current_build
 METHODS = frozenset(
     {
         "lexicon", "lexical_top", "lexical_scores", "holders", "holding", "script_totals",
-        "dense", "vector_search", "title_similarities", "paragraphs", "articles", "rows_matching",
+        "dense", "vector_search", "paragraphs", "articles", "rows_matching",
         "reprint_groups", "reprint_members", "article_paragraphs", "article",
     }
 )  # fmt: skip
@@ -81,11 +81,9 @@ class ShardIndex:
         self, model: str, query: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float]]:
         """The shard's top k rows by one model's vectors ("primary" or "cross")."""
-        vectors = self.index.vectors if model == "primary" else self.index.cross
-        if vectors is None:
+        if model not in self.index.models:
             return []
-        own = None if allowed is None else self.index.store.rows.own(allowed)
-        return vectors.search(query, k, own)
+        return self.index.models[model][0].search(query, k, self._own(allowed))
 
     def dense(
         self,
@@ -97,16 +95,11 @@ class ShardIndex:
         """LoadedIndex.dense over the shard's rows: each model's top k, and the title
         similarities of the shard's candidates (any model's first `ref` here), among which
         are all of the shard's rows in the build's candidates."""
-        index = self.index
-        own = None if allowed is None else index.store.rows.own(allowed)
-        found = [index.models[model][0].search(vector, k, own) for model, vector in queries]
-        return with_titles(found, queries, ref, index.titles_of)
+        return self.index.dense(queries, k, self._own(allowed), ref)
 
-    def title_similarities(self, model: str, docs: Sequence[int], query: np.ndarray) -> dict:
-        """Title similarities (SegmentedTitles.similarities) of the shard's rows in `docs`."""
-        titles = self.index.titles if model == "primary" else self.index.cross_titles
-        own = self.index.store.rows.own(docs)
-        return {} if titles is None or not own.size else titles.similarities(own.tolist(), query)
+    def _own(self, allowed: np.ndarray | None) -> np.ndarray | None:
+        """The shard's rows among `allowed` (None: no filter)."""
+        return None if allowed is None else self.index.store.rows.own(allowed)
 
     def paragraphs(self, rows: Sequence[int]) -> tuple[dict[int, Paragraph], dict[str, Article]]:
         """The shard's paragraphs among `rows`, by row, and their articles' metadata."""

@@ -88,15 +88,16 @@ def load_sharded(build: Path, shards: Shards) -> LoadedIndex:
         ShardedLexical(ask, manifest.counts.paragraphs),  # type: ignore[arg-type]
         ShardedVectors(ask, "primary"),  # type: ignore[arg-type]
         ShardedVectors(ask, "cross") if crossed else None,  # type: ignore[arg-type]
-        ShardedTitles(ask, "primary"),  # type: ignore[arg-type]
-        ShardedTitles(ask, "cross") if crossed else None,  # type: ignore[arg-type]
+        None,  # title vectors: read by the shards, for dense()
+        None,
         ask,
     )
 
 
 @dataclass
 class ShardedIndex(LoadedIndex):
-    """The build as one index whose parts ask the shards (load_sharded)."""
+    """The build as one index whose parts ask the shards (load_sharded). It has no title
+    vectors of its own: each shard weighs its candidates' titles in dense()."""
 
     ask: _Asker | None = None
 
@@ -225,21 +226,6 @@ class ShardedVectors:
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranking:
         """Top-k (row, cosine) pairs over the build, ties by row."""
         return _merged(self.ask("vector_search", self.model, query, k, allowed), k)
-
-
-@dataclass(frozen=True)
-class ShardedTitles:
-    """One model's title vectors over every shard."""
-
-    ask: _Asker
-    model: str
-
-    def similarities(self, docs: Sequence[int], query: np.ndarray) -> dict[int, float]:
-        """Cosine of each doc's article title with the query vector."""
-        found: dict[int, float] = {}
-        for answer in self.ask("title_similarities", self.model, list(docs), query):
-            found.update(answer)
-        return {int(doc): found[int(doc)] for doc in docs}
 
 
 @dataclass(frozen=True)
