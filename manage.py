@@ -15,7 +15,7 @@ import click
 from cli.errors import one_line_errors
 from cli.options import request_options
 from cli.output import format_hit, print_report, progress_bar
-from cli.serving import check_port, serve_app, supervise
+from cli.serving import check_port, interruptible, serve_app, supervise
 from core.config import Settings
 
 
@@ -190,7 +190,8 @@ def reindex(
 
             click.echo(f"watching {source} every {interval:g} s; Ctrl+C stops")
             stale = current if if_stale and not full else None
-            watching(source, run, click.echo, interval, follow_symlinks, stale)  # to Ctrl+C
+            with interruptible():  # to Ctrl+C
+                watching(source, run, click.echo, interval, follow_symlinks, stale)
             return
         report = run(True)
     print_report(report, source, index_dir)
@@ -495,7 +496,8 @@ def _serve_on_ray(
                 f"shard(s) x {replicas} replica(s) on Ray ({info.nodes} node(s)); Ctrl+C stops"
             )
             sys.stdout.flush()
-            run.wait_for_signal()
+            with interruptible():
+                run.wait_for_signal()
         finally:
             run.stop()
 

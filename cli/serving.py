@@ -1,6 +1,7 @@
 """What `serve` needs around waitress: a port checked before the models load, one-line
 messages for a port that cannot be listened on, one server or a supervisor of several
-(web/workers.py), and Ctrl+C that stops them cleanly with exit code 130."""
+(web/workers.py), and Ctrl+C that stops them cleanly with exit code 130 (and stops the
+other long commands: `reindex --watch`, `serve --ray`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import os
 import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,21 @@ def port_problem(host: str, port: int, exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"not allowed to listen on port {port} on {host}; choose one above 1023 with --port"
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt within the block, even in a process started with
+    SIGINT ignored (as a shell starts a command run in the background), where Python
+    leaves it ignored: `kill -INT` must stop a long command as Ctrl+C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_until_interrupted(server: Any) -> None:

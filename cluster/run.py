@@ -12,7 +12,6 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import SearchError
-from indexer.watch import interruptible
 
 APP = "poisk"  # the Ray Serve application's name
 ROUTE_WAIT_S = 60.0  # how long the HTTP proxy may take to route to a deployed application
@@ -73,8 +72,7 @@ def wait_for_signal() -> None:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        with interruptible():
-            while not stopped:
-                signal.pause()
+        while not stopped:
+            signal.pause()
     finally:
         signal.signal(signal.SIGTERM, previous)

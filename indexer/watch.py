@@ -15,11 +15,8 @@ another reindex of the index running is retried at the next poll. Ctrl+C stops t
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,23 +66,7 @@ def watch(
     """Reindex `source` now (unless `current` says the index is up to date), then each
     time its files change, polling every `interval` seconds; never returns (Ctrl+C
     stops it). `reindex(first)` runs one reindex; `say` prints a line."""
-    with interruptible():
-        _loop(source, reindex, say, interval, follow_symlinks, current, sleep)
-
-
-@contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGINT raises KeyboardInterrupt within the block, even in a process started with
-    SIGINT ignored (as a shell starts a command run in the background), where Python
-    leaves it ignored: `kill -INT` must stop a watch as Ctrl+C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    _loop(source, reindex, say, interval, follow_symlinks, current, sleep)
 
 
 def _loop(
