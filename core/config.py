@@ -14,6 +14,8 @@
 |                   |              | bundled model (auto: ONNX Runtime fp32 where the CPU  |
 |                   |              | lacks native bfloat16, else torch; docs/performance)  |
 | POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
+| POISK_SENTENCE_CACHE | 16384     | sentence vectors kept per dense model for marking     |
+|                   |              | cross-script hits (LRU; search/sentences.py); 0: none |
 | POISK_FLOOR       | on           | on or off: the relevance floor (a query none of whose |
 |                   |              | words is known answers nothing; search/floor.py)      |
 | POISK_REPRINTS    | on           | off: `reindex` does not group reprints of one story   |
@@ -49,6 +51,7 @@ class Settings:
     cross_model: str = CROSS_MODEL_NAME
     runtime: str = "auto"
     query_cache: int = 4096
+    sentence_cache: int = 16384
     floor: bool = True
     reprints: bool = True  # reindex finds reprints of one story (indexer/reprints.py)
     shards: int | None = None  # reindex's shard count (None: the current index's, else 1)
@@ -67,6 +70,9 @@ class Settings:
             cross_model=env.get("POISK_CROSS_MODEL", base.cross_model) or base.cross_model,
             runtime=env.get("POISK_RUNTIME", base.runtime) or base.runtime,
             query_cache=_count("POISK_QUERY_CACHE", env.get("POISK_QUERY_CACHE"), base.query_cache),
+            sentence_cache=_count(
+                "POISK_SENTENCE_CACHE", env.get("POISK_SENTENCE_CACHE"), base.sentence_cache
+            ),
             floor=_switch("POISK_FLOOR", env.get("POISK_FLOOR"), base.floor),
             reprints=_switch("POISK_REPRINTS", env.get("POISK_REPRINTS"), base.reprints),
             shards=_count("POISK_SHARDS", env.get("POISK_SHARDS"), base.shards, minimum=1),

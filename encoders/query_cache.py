@@ -1,9 +1,10 @@
-"""A least-recently-used cache of query vectors, in front of the micro-batcher.
+"""Least-recently-used caches of vectors by text: query vectors in front of the micro-batcher.
 
 News search has heavy head queries: the same few hundred strings make up much of the
 traffic, and a query's encode is most of a hybrid request. A hit costs a dictionary lookup
 instead of a model call. The cache is bounded by its entry count (384 float32 = 1.5 KB an
 e5 vector, 2 KB a USE one: 4,096 entries are 6-8 MB) and is one per encoder per process.
+The same cache keeps the sentence vectors that mark cross-script hits (search/sentences.py).
 """
 
 from __future__ import annotations
@@ -29,8 +30,18 @@ class CacheStats:
     size: int
     capacity: int
 
+    @classmethod
+    def total(cls, counts: Sequence[CacheStats]) -> CacheStats:
+        """Several caches' counters summed (none: all zero)."""
+        return cls(
+            hits=sum(c.hits for c in counts),
+            misses=sum(c.misses for c in counts),
+            size=sum(c.size for c in counts),
+            capacity=sum(c.capacity for c in counts),
+        )
 
-class QueryCache:
+
+class VectorCache:
     """Thread-safe LRU of text -> vector, holding at most ``capacity`` entries (0: none).
 
     Stored vectors are read-only, so a caller that writes into one fails loudly instead of
@@ -39,7 +50,7 @@ class QueryCache:
 
     def __init__(self, capacity: int = DEFAULT_ENTRIES) -> None:
         if capacity < 0:
-            raise ValueError(f"a query cache holds 0 or more entries, not {capacity}")
+            raise ValueError(f"a vector cache holds 0 or more entries, not {capacity}")
         self.capacity = capacity
         self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -87,7 +98,7 @@ class CachedQueries:
     def __init__(
         self, encode_batch: Callable[[Sequence[str]], np.ndarray], capacity: int = DEFAULT_ENTRIES
     ) -> None:
-        self.cache = QueryCache(capacity)
+        self.cache = VectorCache(capacity)
         self._encode_batch = encode_batch
         self._batcher = QueryBatcher(encode_batch)
 

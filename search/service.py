@@ -17,6 +17,7 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
+from encoders.query_cache import CacheStats
 from index.format import LoadedIndex, current_build, load_build
 from index.manifest import Expected
 from search import fusion as fuse
@@ -36,7 +37,7 @@ from search.contract import (
 )
 from search.floor import is_nonsense
 from search.phrases import required_rows, without_excluded
-from search.sentences import across_scripts, nearest_sentences
+from search.sentences import DEFAULT_SENTENCES, SentenceVectors, across_scripts, nearest_sentences
 from search.snippets import sentence_snippet, snippet
 from search.syntax import ParsedQuery
 
@@ -62,8 +63,9 @@ class Searcher:
     `dense` picks the semantic leg's models (DENSE_LEGS): both, the default, or one alone,
     which only evaluation uses to measure each model on its own. `floor` turns the relevance
     floor (search/floor.py) on or off. `sentences` marks the sentence of a cross-script hit
-    (search/sentences.py); evaluation, which reads no snippet, turns it off. `loader`
-    opens a build: the whole of it here, or its shards' answers (index/sharded.py).
+    (search/sentences.py); evaluation, which reads no snippet, turns it off, and
+    `sentence_cache` bounds the sentence vectors kept per model (0: none). `loader` opens a
+    build: the whole of it here, or its shards' answers (index/sharded.py).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Searcher:
         floor: bool = True,
         sentences: bool = True,
         loader: Callable[[Path], LoadedIndex] = load_build,
+        sentence_cache: int = DEFAULT_SENTENCES,
     ) -> None:
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -85,6 +88,9 @@ class Searcher:
         self.floor = floor
         self.sentences = sentences
         self.loader = loader
+        self._sentences = [SentenceVectors(encoder, sentence_cache)]  # primary, then cross
+        if cross is not None:
+            self._sentences.append(SentenceVectors(cross, sentence_cache))
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -108,7 +114,14 @@ class Searcher:
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
         cross = load_cross(settings.cross_model)
         index_dir = index_dir or settings.index_dir
-        return cls(index_dir, encoder, cross, floor=settings.floor, loader=loader)
+        return cls(
+            index_dir,
+            encoder,
+            cross,
+            floor=settings.floor,
+            loader=loader,
+            sentence_cache=settings.sentence_cache,
+        )
 
     def current(self) -> LoadedIndex:
         """The build the index link points at now, loaded and checked once."""
@@ -233,8 +246,10 @@ class Searcher:
         across = [i for i, hit in enumerate(hits) if across_scripts(query, hit.text)]
         if not across or not self.sentences:
             return hits
-        encoder = self.cross if index.cross is not None and self.cross else self.encoder
-        spans = nearest_sentences(encoder, query, [hits[i].text for i in across])
+        # the cross-lingual model's when the index has its vectors (the last is the primary's
+        # when there is no cross-lingual encoder)
+        vectors = self._sentences[-1] if index.cross is not None else self._sentences[0]
+        spans = nearest_sentences(vectors, query, [hits[i].text for i in across])
         marked = list(hits)
         for i, span in zip(across, spans, strict=True):
             if span is not None:
@@ -258,6 +273,10 @@ class Searcher:
             article=ArticleMeta(**meta),
             paragraphs=[ArticleParagraph(id=p.id, n=p.n, text=p.text) for p in paragraphs],
         )
+
+    def sentence_cache_stats(self) -> CacheStats:
+        """The sentence vector caches of this process (search/sentences.py), summed."""
+        return CacheStats.total([vectors.stats() for vectors in self._sentences])
 
     def stats(self) -> Stats:
         """What the current index holds and how it was built."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders.query_cache import CachedQueries, QueryCache
+from encoders.query_cache import CachedQueries, VectorCache
 from search.service import Searcher
 from tests.corpora import build_searcher
 from tests.fakes import FakeEncoder
@@ -21,7 +21,7 @@ def vec(x: float) -> np.ndarray:
 
 
 def test_least_recently_used_entries_go_first() -> None:
-    cache = QueryCache(2)
+    cache = VectorCache(2)
     cache.put("a", vec(1))
     cache.put("b", vec(2))
     assert cache.get("a") is not None  # "a" is now the most recent
@@ -33,7 +33,7 @@ def test_least_recently_used_entries_go_first() -> None:
 
 
 def test_stored_vectors_are_read_only_copies() -> None:
-    cache = QueryCache(4)
+    cache = VectorCache(4)
     original = vec(1)
     stored = cache.put("a", original)
     original[:] = 9  # the caller's array is not the cached one
@@ -43,12 +43,12 @@ def test_stored_vectors_are_read_only_copies() -> None:
 
 
 def test_a_zero_capacity_cache_holds_nothing() -> None:
-    cache = QueryCache(0)
+    cache = VectorCache(0)
     assert cache.put("a", vec(1))[0] == 1
     assert cache.get("a") is None
     assert cache.stats().size == 0
     with pytest.raises(ValueError):
-        QueryCache(-1)
+        VectorCache(-1)
 
 
 class Counting:

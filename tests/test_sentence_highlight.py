@@ -7,12 +7,18 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
 from index.sentences import sentence_spans
 from search.contract import SearchRequest
-from search.sentences import across_scripts, nearest_sentences
+from search.sentences import (
+    DEFAULT_SENTENCES,
+    SentenceVectors,
+    across_scripts,
+    nearest_sentences,
+)
 from search.snippets import sentence_snippet
 from tests.corpora import build_searcher
 from tests.fakes import FakeEncoder
@@ -73,7 +79,7 @@ def test_across_scripts_compares_the_query_and_the_paragraph() -> None:
 def test_nearest_sentences_encodes_one_batch_and_skips_single_sentences() -> None:
     encoder = FakeEncoder()
     texts = ["Дожди и ветер. Порт Чанкай открыт.", "Один абзац без точки"]
-    spans = nearest_sentences(encoder, "порт Чанкай", texts)
+    spans = nearest_sentences(SentenceVectors(encoder, 0), "порт Чанкай", texts)
     assert spans[1] is None and texts[0][slice(*spans[0])] == "Порт Чанкай открыт."
     assert encoder.passages == ["Дожди и ветер.", "Порт Чанкай открыт."]
 
@@ -137,7 +143,8 @@ def test_the_primary_model_marks_it_too(real_searcher) -> None:
     """Without a cross-lingual model the primary model picks the sentence: e5 is
     multilingual too."""
     text = _stipends_text(real_searcher)
-    (span,) = nearest_sentences(real_searcher.encoder, "stipends for NAM students", [text])
+    primary = SentenceVectors(real_searcher.encoder)
+    (span,) = nearest_sentences(primary, "stipends for NAM students", [text])
     assert span is not None and text[slice(*span)].startswith(STIPENDS_SENTENCE)
 
 
@@ -150,11 +157,67 @@ def _stipends_text(searcher) -> str:
 def test_a_searcher_for_evaluation_marks_no_sentence(tmp_path) -> None:
     from search.service import Searcher
 
-    corpus = write_news_corpus(tmp_path / "corpus")
-    lines = [json.dumps(article, ensure_ascii=False) for article in SENTENCES]
-    (corpus / "sentences.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    marking = build_searcher(tmp_path, corpus)
+    marking = _sentence_searcher(tmp_path)
     request = SearchRequest(q="the port of Chancay", mode="semantic", k=100)
     assert any(h.sentence for h in marking.search(request).results)
     plain = Searcher(marking.index_dir, marking.encoder, sentences=False)
     assert not any(h.sentence for h in plain.search(request).results)
+
+
+def test_sentence_vectors_encode_each_sentence_once_and_keep_it() -> None:
+    encoder = FakeEncoder()
+    vectors = SentenceVectors(encoder, 3)
+    first = vectors.encode(["Один.", "Два.", "Один."])
+    assert encoder.passages == ["Один.", "Два."]  # one batch, a repeated sentence once
+    again = vectors.encode(["Два.", "Один."])
+    assert encoder.passages == ["Один.", "Два."]  # both from the cache
+    assert np.array_equal(again, first[[1, 0]])
+    vectors.encode(["Три.", "Четыре."])  # holds 3: "Два." was the least recently used
+    assert encoder.passages[2:] == ["Три.", "Четыре."]
+    vectors.encode(["Два."])
+    assert encoder.passages[4:] == ["Два."]
+    assert vectors.stats().size == 3 and vectors.stats().capacity == 3
+
+
+def test_a_page_seen_before_marks_the_same_sentences_without_encoding(tmp_path) -> None:
+    request = SearchRequest(q="the port of Chancay", mode="semantic", k=100)
+    for capacity in (DEFAULT_SENTENCES, 0):
+        searcher = _sentence_searcher(tmp_path / str(capacity), sentence_cache=capacity)
+        encoder = searcher.encoder
+        first = searcher.search(request).results
+        encoded = list(encoder.passages)
+        assert encoded and any(h.sentence for h in first)
+        assert searcher.search(request).results == first  # the same marks either way
+        stats = searcher.sentence_cache_stats()
+        if capacity:
+            assert encoder.passages == encoded  # the second page encoded no sentence
+            assert stats.hits == stats.size == len(set(encoded)) and stats.misses == stats.size
+        else:
+            assert encoder.passages == encoded * 2 and stats.size == 0
+
+
+def test_stats_report_the_sentence_cache(tmp_path) -> None:
+    client = create_app(searcher=_sentence_searcher(tmp_path)).test_client()
+    assert client.get("/api/stats").json["sentence_cache"] == {
+        "hits": 0,
+        "misses": 0,
+        "size": 0,
+        "capacity": DEFAULT_SENTENCES,
+    }
+    hits(client, "the port of Chancay", mode="semantic")
+    first = client.get("/api/stats").json["sentence_cache"]
+    assert first["hits"] == 0 and first["misses"] == first["size"] > 0
+    hits(client, "the port of Chancay", mode="semantic")
+    second = client.get("/api/stats").json["sentence_cache"]
+    assert second == first | {"hits": first["misses"]}
+
+
+def _sentence_searcher(tmp_path, **options):
+    """A searcher (fake encoder) over the news corpus and the SENTENCES articles."""
+    from search.service import Searcher
+
+    corpus = write_news_corpus(tmp_path / "corpus")
+    lines = [json.dumps(article, ensure_ascii=False) for article in SENTENCES]
+    (corpus / "sentences.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    built = build_searcher(tmp_path, corpus)
+    return Searcher(built.index_dir, FakeEncoder(), **options)

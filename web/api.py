@@ -11,7 +11,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from core.errors import SearchError
-from search.contract import QueryCacheStats, SearchRequest
+from encoders.query_cache import CacheStats
+from search.contract import SearchRequest, VectorCacheStats
 from search.service import Searcher
 from web import openapi
 from web.errors import STATUS, status_of
@@ -50,21 +51,26 @@ def article(article_id: str) -> ResponseReturnValue:
 
 @bp.get("/stats")
 def stats() -> ResponseReturnValue:
-    """What the current index holds and how it was built, and this process's query caches."""
+    """What the current index holds and how it was built, and this process's vector caches."""
     searcher = get_searcher()
-    found = searcher.stats()
-    return found.model_copy(update={"query_cache": query_cache_stats(searcher)}).to_dict()
+    caches = {
+        "query_cache": _answer(query_cache_stats(searcher)),
+        "sentence_cache": _answer(searcher.sentence_cache_stats()),
+    }
+    return searcher.stats().model_copy(update=caches).to_dict()
 
 
-def query_cache_stats(searcher: Searcher) -> QueryCacheStats:
+def query_cache_stats(searcher: Searcher) -> CacheStats:
     """The query caches of the searcher's encoders, summed (an encoder without one adds 0)."""
     models = (searcher.encoder, searcher.cross)
     counts = [c() for e in models if (c := getattr(e, "query_cache_stats", None)) is not None]
-    return QueryCacheStats(
-        hits=sum(c.hits for c in counts),
-        misses=sum(c.misses for c in counts),
-        size=sum(c.size for c in counts),
-        capacity=sum(c.capacity for c in counts),
+    return CacheStats.total(counts)
+
+
+def _answer(counts: CacheStats) -> VectorCacheStats:
+    """A cache's counters as the API states them."""
+    return VectorCacheStats(
+        hits=counts.hits, misses=counts.misses, size=counts.size, capacity=counts.capacity
     )
 
 
