@@ -8,6 +8,7 @@ piece of text is escaped and the only markup is <mark>.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import escape
 
 from index.text import analyze
@@ -17,13 +18,22 @@ CONTEXT_CHARS = 60  # text kept before the first match of the window
 ELLIPSIS = "…"
 
 _WORD = re.compile(r"[^\W_]+")
+# Words whose terms are kept: a page's words are mostly words seen on earlier pages, and
+# analysing each word of ten paragraphs again was a third of a cached hybrid request.
+WORD_CACHE = 65536
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def _word_terms(word: str) -> frozenset[str]:
+    """The index terms of one word as written (analyze)."""
+    return frozenset(analyze(word))
 
 
 def _matches(text: str, terms: set[str]) -> list[tuple[int, int]]:
     """(start, end) of the words of `text` whose stem is one of `terms`."""
     if not terms:
         return []
-    return [m.span() for m in _WORD.finditer(text) if set(analyze(m.group())) & terms]
+    return [m.span() for m in _WORD.finditer(text) if _word_terms(m.group()) & terms]
 
 
 def _window(text: str, matches: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
