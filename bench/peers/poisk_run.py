@@ -1,7 +1,8 @@
 """poisk's worker: the in-process Searcher in its default hybrid mode over an index that
 `indexer.build.reindex` builds from the corpus folder (every paragraph encoded anew), with
 the configured models (POISK_MODEL, POISK_CROSS_MODEL) in the configured runtime
-(POISK_RUNTIME), the query vector cache off so that every query is encoded.
+(POISK_RUNTIME), the query vector cache and the sentence cache off, so that every query
+is encoded and every page marks its cross-script hits anew: the peers cache neither.
 
 Run by the driver with poisk's own python: `python -m bench.peers.poisk_run JOB RESULT`
 (bench/peers/worker.py says what the files hold). The driver reads the units every peer
@@ -43,7 +44,7 @@ def build(models: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Sear
     encoder, cross = models
     index = Path(job["index"])
     reindex(Path(job["source"]), index, encoder, Path(job["cache"]), full=True, cross_encoder=cross)
-    searcher = Searcher(index, encoder, cross)
+    searcher = Searcher(index, encoder, cross, sentence_cache=0)
     searcher.current()  # load the build now, not in the first query
 
     def search(query: str, k: int) -> list[str]:
