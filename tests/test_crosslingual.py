@@ -7,6 +7,7 @@ itself (offline load, an English question finding Russian text) runs on the real
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,31 @@ def test_evaluation_measures_each_dense_model_alone_when_there_are_two() -> None
     names = [c.name for c in default_configs(cross=True)]
     assert names[:4] == ["bm25", "semantic-primary", "semantic-cross", "semantic"]
     assert "semantic-cross" not in [c.name for c in default_configs()]
+
+
+def test_a_passage_batch_takes_the_process_share_of_the_cores(real_cross, monkeypatch) -> None:
+    """A server worker's OMP_NUM_THREADS bounds USE's passage threads, as ONNX Runtime's:
+    two threads per worker on a busy 2-core machine made sentence marks about 2x slower."""
+    backend = real_cross._use._model
+    seen: list[int] = []
+    encode = real_cross._use.encode
+    monkeypatch.setattr(
+        real_cross._use, "encode", lambda texts: seen.append(backend.threads) or encode(texts)
+    )
+    for threads in ("1", "3"):
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+        real_cross.encode_passages(["Порт Чанкай открыт."])
+    assert seen == [1, 3] and backend.threads == 1  # queries back on one
+
+
+def test_cores_reads_omp_num_threads_else_the_affinity(monkeypatch) -> None:
+    from encoders.base import cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cores() == 3
+    for unset in ("", "0", "many"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset)
+        assert cores() == len(os.sched_getaffinity(0))
 
 
 def test_the_real_cross_model_loads_from_its_package(real_cross) -> None:
