@@ -29,6 +29,7 @@ def build(model: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Searc
     search function that runs LanceDB's hybrid query with RRF."""
     import lancedb
     import pyarrow as pa
+    from lancedb.query import MatchQuery
     from lancedb.rerankers import RRFReranker
 
     texts = [unit_text(u) for u in units]
@@ -59,7 +60,10 @@ def build(model: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Searc
         found = (
             table.search(query_type="hybrid")
             .vector(vector)
-            .text(query)
+            # The text as a match query, not as a query string, which LanceDB parses: a
+            # query wholly in double quotes (a quoted sentence, in the news set) became a
+            # phrase query, which an index without positions refuses.
+            .text(MatchQuery(query, "text"))
             .limit(k)
             .rerank(reranker)
             .select(["id"])
