@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import ModelError
+from core.machine import usable_cores
 
 
 def cores() -> int:
@@ -24,7 +25,7 @@ def cores() -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "")
     if threads.isdigit() and int(threads) > 0:
         return int(threads)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable_cores()
 
 
 class ModelLoadError(ModelError, RuntimeError):

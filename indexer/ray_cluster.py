@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.errors import SearchError
+from core.machine import usable_cores
 
 LOCAL = "local"  # start a Ray instance on this machine for the reindex, stop it after
 AUTO = "auto"  # join the running cluster: $RAY_ADDRESS, else the one `ray start` began here
@@ -67,10 +68,7 @@ def cluster_info(address: str) -> ClusterInfo:
 
 def local_cpus() -> int:
     """The CPUs a "local" instance offers: the cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def _import_ray() -> Any:

@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.machine import usable_cores
+
 WORKER_ENV = "POISK_SERVE_WORKER"  # set in each worker's environment: its slot number
 QUICK_EXIT_S = 10.0  # a worker that dies sooner than this after its start "died at once"
 MAX_QUICK_EXITS = 5  # in a row, for one slot: then the server stops
@@ -42,9 +44,7 @@ _PR_SET_PDEATHSIG = 1
 
 def default_workers() -> int:
     """One worker per core this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    return usable_cores()
 
 
 def worker_slot() -> int | None:
