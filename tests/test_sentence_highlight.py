@@ -46,13 +46,20 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    corpus = write_news_corpus(tmp_path_factory.mktemp("news") / "corpus")
+def _sentence_searcher(tmp_path, **options):
+    """A searcher (fake encoder) over the news corpus and the SENTENCES articles."""
+    from search.service import Searcher
+
+    corpus = write_news_corpus(tmp_path / "corpus")
     lines = [json.dumps(article, ensure_ascii=False) for article in SENTENCES]
     (corpus / "sentences.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    searcher = build_searcher(tmp_path_factory.mktemp("idx"), corpus)
-    return create_app(searcher=searcher).test_client()
+    built = build_searcher(tmp_path, corpus)
+    return Searcher(built.index_dir, FakeEncoder(), **options)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    return create_app(searcher=_sentence_searcher(tmp_path_factory.mktemp("news"))).test_client()
 
 
 def hits(client: FlaskClient, q: str, **params: object) -> list[dict]:
@@ -210,14 +217,3 @@ def test_stats_report_the_sentence_cache(tmp_path) -> None:
     hits(client, "the port of Chancay", mode="semantic")
     second = client.get("/api/stats").json["sentence_cache"]
     assert second == first | {"hits": first["misses"]}
-
-
-def _sentence_searcher(tmp_path, **options):
-    """A searcher (fake encoder) over the news corpus and the SENTENCES articles."""
-    from search.service import Searcher
-
-    corpus = write_news_corpus(tmp_path / "corpus")
-    lines = [json.dumps(article, ensure_ascii=False) for article in SENTENCES]
-    (corpus / "sentences.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    built = build_searcher(tmp_path, corpus)
-    return Searcher(built.index_dir, FakeEncoder(), **options)
