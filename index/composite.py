@@ -219,16 +219,21 @@ class SegmentedVectors:
     ) -> list[tuple[int, float]]:
         """Top-k (global row, cosine) pairs, best first, ties by row: each segment's top k
         among its live (and `allowed`) rows, merged."""
-        found: list[tuple[int, float]] = []
+        rows, scores = [], []
         local_allowed = None if allowed is None else self.rows.split(allowed)
         for i, (part, placement) in enumerate(zip(self.parts, self.rows.placements)):
             if local_allowed is not None:
                 local = local_allowed.get(i, (None, np.zeros(0, dtype=np.int64)))[1]
-                hits = part.search(query, k, local)
+                found, cosines = part.nearest(query, k, local)
             else:
-                hits = part.search(query, k, live=self._live(i, placement))
-            found += [(int(placement.rows[r]), s) for r, s in hits]
-        return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:k]
+                found, cosines = part.nearest(query, k, live=self._live(i, placement))
+            rows.append(np.asarray(placement.rows)[found])
+            scores.append(cosines)
+        if not rows:
+            return []
+        merged, cosines = np.concatenate(rows), np.concatenate(scores)
+        order = np.lexsort((merged, -cosines))[:k]  # by score, ties by global row
+        return list(zip(merged[order].tolist(), cosines[order].tolist(), strict=True))
 
     def _live(self, i: int, placement: Placement) -> np.ndarray | None:
         """The segment's live rows as a mask (None: all live), made once."""

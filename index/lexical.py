@@ -108,8 +108,11 @@ class Postings:
         try:
             terms = json.loads((folder / VOCAB_NAME).read_text(encoding="utf-8"))
             mode = "r" if mmap else None
+            # plain arrays over the mapping: numpy's memmap subclass costs a few
+            # microseconds of Python on every slice, and a query slices each term's postings
             arrays = [
-                np.load(folder / f"{n}.npy", mmap_mode=mode, allow_pickle=False) for n in ARRAYS
+                np.asarray(np.load(folder / f"{n}.npy", mmap_mode=mode, allow_pickle=False))
+                for n in ARRAYS
             ]
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise IndexCorrupt(f"BM25 postings in {folder} are unreadable: {exc}") from exc
@@ -309,22 +312,26 @@ class LexicalIndex:
         wanted = np.asarray(docs, dtype=np.int64)
         found = []
         for group in groups:
-            holding = self._postings(group)
-            found.append((int(holding.size), np.isin(wanted, holding)))
+            held = self._held(group)
+            found.append((int(np.count_nonzero(held)), held[wanted]))
         return found
 
     def holding(self, term: str) -> np.ndarray:
         """The documents holding one analysed term as it is (no sound-alikes), sorted."""
-        return self._postings([term])
+        return np.flatnonzero(self._held([term]))
 
-    def _postings(self, terms: Sequence[str]) -> np.ndarray:
-        """The live documents (global numbers) holding any of `terms`, sorted."""
-        parts = []
+    def _held(self, terms: Sequence[str]) -> np.ndarray:
+        """One boolean a document (global numbers): does it live and hold any of `terms`.
+
+        Set from each segment's postings, with no sort of them: a common word's postings
+        run to hundreds of thousands at a million paragraphs, and sorting their union for
+        each query term cost more than the rest of the lexical leg."""
+        held = np.zeros(self.size, dtype=bool)
         for part in self.parts:
             for term in terms:
-                rows = part.rows[part.postings.term(term)[0]]
-                parts.append(rows[rows >= 0])
-        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+                docs = part.postings.term(term)[0]
+                held[part.rows[docs[part.live[docs]]]] = True
+        return held
 
     def main_script(self) -> str | None:
         """The script ("cyrillic" or "latin") of most of the corpus's word occurrences, counted

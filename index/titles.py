@@ -66,8 +66,11 @@ def load_titles(
     `paragraphs` article rows below `articles`, a matrix of `articles` rows a model."""
     names = [TITLES_NAME, CROSS_TITLES_NAME][: len(dimensions)]
     try:
-        rows = np.load(build / TITLE_ROWS_NAME, mmap_mode="r", allow_pickle=False)
-        matrices = [np.load(build / n, mmap_mode="r", allow_pickle=False) for n in names]
+        # plain arrays over the mappings (no memmap subclass: a Python cost on every slice)
+        rows = np.asarray(np.load(build / TITLE_ROWS_NAME, mmap_mode="r", allow_pickle=False))
+        matrices = [
+            np.asarray(np.load(build / n, mmap_mode="r", allow_pickle=False)) for n in names
+        ]
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(
             f"title vectors in {build} are missing or unreadable ({exc}); {REINDEX_HINT}"

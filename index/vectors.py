@@ -88,8 +88,20 @@ class VectorIndex:
         `allowed` (row numbers) or `live` (a bool a row: a segment's undeleted rows)
         restricts the search before the cut.
         """
+        rows, scores = self.nearest(query, k, allowed, live)
+        return list(zip(rows.tolist(), scores.tolist(), strict=True))
+
+    def nearest(
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        live: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """search() as arrays: the top-k rows (int64) and their float32 cosines, best first
+        (ties by row when exact), for callers that merge many segments' answers."""
         if self.size == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
         if self.kind == "flat":
             return self._exact(q, k, allowed, live)
@@ -103,11 +115,12 @@ class VectorIndex:
         if selector is not None:
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
         scores, rows = self.index.search(q.reshape(1, -1), min(k, self.size), params=params)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        found = rows[0] >= 0
+        return rows[0][found].astype(np.int64), scores[0][found]
 
     def _exact(
         self, q: np.ndarray, k: int, allowed: np.ndarray | None, live: np.ndarray | None
-    ) -> list[tuple[int, float]]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact search of a flat index, row by row with numpy's einsum rather than FAISS:
         FAISS splits the rows among threads and SIMD blocks by the index's size, so one
         vector's score could differ in its last bit between indexes of different sizes,
@@ -130,7 +143,7 @@ class VectorIndex:
             keep = np.flatnonzero(scores >= kth)
             rows, scores = rows[keep], scores[keep]
         order = np.lexsort((rows, -scores))[:k]
-        return [(int(rows[i]), float(scores[i])) for i in order]
+        return rows[order], scores[order]
 
     def save(self, path: Path) -> None:
         """Write the index to one file (FAISS's own binary format, no pickle)."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index.lexical import K1, B, LexicalIndex, lucene_idf
+from index.lexical import K1, B, LexicalIndex, Postings, lucene_idf
 from index.text import analyze
 
 DOCS = [
@@ -129,6 +129,25 @@ def test_coverage_is_the_share_of_query_idf_a_document_holds(index):
     assert 0 < partial < 0.5  # "порт" is in 3 of 12 documents, "Чанкай" in one
     assert index.coverage(analyze("Лукойл порт"), docs)[0] < 0.5  # unknown terms weigh most
     assert index.coverage([], docs).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_holders_over_segments_with_deletes_count_only_live_documents():
+    # DOCS split in three segments; the second's first paragraph and the third's last
+    # are deleted (row -1), the rest numbered 0..9 globally, out of order across segments.
+    analysed = [analyze(d) for d in DOCS]
+    chunks = [analysed[0:4], analysed[4:8], analysed[8:12]]
+    rows = [np.array([9, 0, 5, 1]), np.array([-1, 2, 8, 3]), np.array([4, 6, 7, -1])]
+    index = LexicalIndex.over([(Postings.build(c), r) for c, r in zip(chunks, rows)])
+    live = {int(row): doc for row, doc in zip(np.concatenate(rows), analysed) if row >= 0}
+    groups = [["порт"], ["баку", "азия"], ["лукойл"]]
+    wanted = [0, 3, 5, 9, 7]
+    for (count, held), group in zip(index.holders(groups, wanted), groups):
+        holding = sorted(row for row, doc in live.items() if set(group) & set(doc))
+        assert count == len(holding)
+        assert held.tolist() == [row in holding for row in wanted]
+        if len(group) == 1:
+            assert index.holding(group[0]).tolist() == holding
+    assert index.size == 10
 
 
 def test_main_script_counts_word_occurrences_by_script():
