@@ -1,6 +1,7 @@
 """Freshness bench: how long new articles take to become searchable, without a rebuild.
 
-Run: .venv/bin/python -m bench.freshness --paragraphs 100000 --add 5000 [--batches 9] [--json]
+Run: .venv/bin/python -m bench.freshness --paragraphs 100000 --add 5000 [--batches 9]
+     [--runs 3] [--hnsw] [--json]
 
 It writes an N-paragraph synthetic corpus (bench/scale/corpus.py: Russian-like news, ten
 paragraphs an article) as JSONL files and indexes it with the product's reindex; then adds
@@ -12,6 +13,10 @@ Searcher's first answer from the new build. It then rebuilds the same corpus in 
 semantic, hybrid) between the segmented index and the single build: `equal` is true when
 every answer has the same ids in the same order with scores within 1e-6. Query p50 of the
 hybrid search is measured on both.
+
+--runs N repeats the incremental part N times, each on a fresh copy of the one base build
+and its embedding cache (the same new articles, encoded anew each time), against the one
+rebuild: the times and p50s printed are medians over the runs, with each run's beside them.
 
 The encoder is a hashed bag of words (HashEncoder), not the real model: the bench measures
 the index, and encoding costs what bench/indexing.py measures, per paragraph, on top.
@@ -130,8 +135,12 @@ def compare(segmented: Searcher, single: Searcher, queries: list[str]) -> dict[s
     return {"equal": equal, "p50_ms": p50}
 
 
-def run(paragraphs: int, added: int, batches: int, folder: Path, hnsw: bool) -> dict[str, Any]:
-    """The bench: build, add in batches, rebuild, compare; returns the figures."""
+def run(
+    paragraphs: int, added: int, batches: int, folder: Path, hnsw: bool, runs: int = 1
+) -> dict[str, Any]:
+    """The bench: build the base once, then `runs` times add in batches to a copy of it;
+    rebuild once, compare each run's index with the rebuild; returns the figures (medians
+    over the runs, and each run's)."""
     if not hnsw:
         vectors_module.build_vector_index = functools.partial(
             vectors_module.build_vector_index, hnsw_threshold=sys.maxsize
@@ -139,47 +148,104 @@ def run(paragraphs: int, added: int, batches: int, folder: Path, hnsw: bool) -> 
     articles = paragraphs // PARAGRAPHS_PER_ARTICLE
     new_articles = added // PARAGRAPHS_PER_ARTICLE
     corpus = SyntheticCorpus((articles + new_articles) * PARAGRAPHS_PER_ARTICLE)
-    source, cache, index_dir = folder / "corpus", folder / "cache", folder / "index"
+    base = folder / "base"
+    base_s = build_base(corpus, articles, base)
+    edges = np.linspace(articles, articles + new_articles, batches + 1).astype(int)
+    queries = [q.text for q in corpus.queries(200)]
+    done, full_s, single = [], 0.0, None
+    for number in range(runs):
+        work = folder / f"run{number}"
+        steps, searcher = add_in_batches(corpus, base, work, [int(e) for e in edges])
+        if single is None:  # the same corpus every run: rebuilt once, from the first
+            started = time.perf_counter()
+            source, cache = base / "corpus", work / "cache"
+            reindex(source, folder / "full", HashEncoder(), cache, incremental=False)
+            full_s = time.perf_counter() - started
+            single = Searcher(folder / "full", HashEncoder())
+        figures = compare(searcher, single, queries)
+        segments = len(load_index(work / "index").manifest.segments)
+        done.append({"steps": steps, "segments": segments, **figures})
+        shutil.rmtree(work)
+        for added_file in (base / "corpus").glob("new*.jsonl"):  # the next run adds them anew
+            added_file.unlink()
+    return summary(paragraphs, added, batches, hnsw, base_s, full_s, done)
+
+
+def build_base(corpus: SyntheticCorpus, articles: int, base: Path) -> float:
+    """Write the corpus's first `articles` as files in base/corpus and index them into
+    base/index (embedding cache base/cache); returns the seconds the reindex took."""
+    source = base / "corpus"
     source.mkdir(parents=True)
-    encoder = HashEncoder()
     write_articles(corpus, 0, articles, source, "base")
     # An archive's files were written long before a reindex, not in the very moment it
     # reads them (such a file is read again next time: indexer/file_record.py).
     time.sleep(COARSE_SETTLE_NS / 1e9)
     started = time.perf_counter()
-    reindex(source, index_dir, encoder, cache, incremental=False)
-    base_s = time.perf_counter() - started
-    searcher = Searcher(index_dir, encoder)  # a running server
+    reindex(source, base / "index", HashEncoder(), base / "cache", incremental=False)
+    return time.perf_counter() - started
+
+
+def add_in_batches(
+    corpus: SyntheticCorpus, base: Path, work: Path, edges: list[int]
+) -> tuple[list[tuple[float, float, int]], Searcher]:
+    """One run: a copy of the base index and embedding cache in `work`, a running
+    Searcher over it, and the articles between consecutive `edges` added to base/corpus
+    (whose base files stay as they were: the index's record of them holds), each batch
+    by an incremental reindex. Returns each batch's (reindex seconds, the Searcher's first
+    answer from the new build in seconds, files read) and the Searcher."""
+    shutil.copytree(base / "cache", work / "cache")
+    shutil.copytree(base / "index.builds", work / "index.builds")
+    shutil.copy2(base / "index", work / "index", follow_symlinks=False)  # the relative link
+    encoder = HashEncoder()
+    searcher = Searcher(work / "index", encoder)  # a running server
     searcher.search(SearchRequest(q="новости"))
     steps = []
-    edges = np.linspace(articles, articles + new_articles, batches + 1).astype(int)
     for b, (first, last) in enumerate(itertools.pairwise(edges)):
-        write_articles(corpus, int(first), int(last), source, f"new{b:02d}")
+        write_articles(corpus, first, last, base / "corpus", f"new{b:02d}")
         started = time.perf_counter()
-        report = reindex(source, index_dir, encoder, cache)
+        report = reindex(base / "corpus", work / "index", encoder, work / "cache")
         reindexed = time.perf_counter() - started
         _, first_answer = timed_search(searcher, SearchRequest(q="новости"))
         steps.append((reindexed, first_answer, report.files_read))
-    started = time.perf_counter()
-    reindex(source, folder / "full", encoder, cache, incremental=False)
-    full_s = time.perf_counter() - started
-    single = Searcher(folder / "full", encoder)
-    queries = [q.text for q in corpus.queries(200)]
-    figures = compare(searcher, single, queries)
+    return steps, searcher
+
+
+def summary(
+    paragraphs: int,
+    added: int,
+    batches: int,
+    hnsw: bool,
+    base_s: float,
+    full_s: float,
+    done: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The JSON line: medians over the runs of the last batch's times and of the p50s,
+    and every run's figures."""
+
+    def median(values: list[float], digits: int = 2) -> float:
+        return round(statistics.median(values), digits)
+
+    last = [run["steps"][-1] for run in done]
     return {
         "paragraphs": paragraphs,
         "added": added,
-        "incremental_s": round(steps[-1][0], 2),
-        "searchable_s": round(steps[-1][0] + steps[-1][1], 2),
+        "incremental_s": median([r for r, _, _ in last]),
+        "searchable_s": median([r + f for r, f, _ in last]),
         "full_rebuild_s": round(full_s, 2),
-        "segments": len(load_index(index_dir).manifest.segments),
-        "equal": figures["equal"],
+        "segments": done[-1]["segments"],
+        "equal": all(run["equal"] for run in done),
+        "runs": len(done),
         "batches": batches,
-        "batch_s": [round(r, 2) for r, _, _ in steps],
-        "first_answer_s": [round(f, 3) for _, f, _ in steps],
-        "files_read": [n for _, _, n in steps],  # of the corpus's files, by each batch
+        "batch_s": [[round(r, 2) for r, _, _ in run["steps"]] for run in done],
+        "first_answer_s": [[round(f, 3) for _, f, _ in run["steps"]] for run in done],
+        "files_read": [[n for _, _, n in run["steps"]] for run in done],
         "base_build_s": round(base_s, 2),
-        "p50_ms": figures["p50_ms"],
+        "p50_ms": {
+            name: median([run["p50_ms"][name] for run in done]) for name in ("segmented", "single")
+        },
+        "p50_ratio": [
+            round(run["p50_ms"]["segmented"] / run["p50_ms"]["single"], 3) for run in done
+        ],
         "vectors": "hnsw" if hnsw else "flat",
         "machine": machine(),
     }
@@ -206,13 +272,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=1, help="incremental reindexes")
     parser.add_argument("--folder", type=Path, help="work folder (default: a temporary one)")
     parser.add_argument("--hnsw", action="store_true", help="approximate vectors, by size")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="runs of the batches on copies of one base build"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="poisk-freshness-"))
     if args.folder and folder.exists():
         shutil.rmtree(folder)
     try:
-        figures = run(args.paragraphs, args.add, args.batches, folder, args.hnsw)
+        figures = run(args.paragraphs, args.add, args.batches, folder, args.hnsw, args.runs)
     finally:
         if not args.folder:
             shutil.rmtree(folder, ignore_errors=True)

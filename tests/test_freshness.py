@@ -20,7 +20,7 @@ def test_the_freshness_bench_prints_one_json_line(
             freshness.vectors_module.build_vector_index,
         )
         freshness.main(
-            ["--paragraphs", "300", "--add", "60", "--batches", "2", "--json",
+            ["--paragraphs", "300", "--add", "60", "--batches", "2", "--runs", "2", "--json",
              "--folder", str(tmp_path / "work")]
         )  # fmt: skip
     figures = json.loads(capsys.readouterr().out)
@@ -28,3 +28,12 @@ def test_the_freshness_bench_prints_one_json_line(
     assert figures["equal"] is True
     assert figures["incremental_s"] > 0 and figures["full_rebuild_s"] > 0
     assert figures["batch_s"] and set(figures["p50_ms"]) == {"segmented", "single"}
+    # two runs of the same batches, each on its own copy of the one base build
+    assert figures["runs"] == 2 and [len(b) for b in figures["batch_s"]] == [2, 2]
+    assert figures["files_read"][0][0] == figures["files_read"][1][0] == 1  # the new file
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [
+        "base", "full", "full.builds", "full.lock"
+    ]  # fmt: skip
+    assert [p.name for p in (tmp_path / "work" / "base" / "corpus").iterdir()] == [
+        "base-0000.jsonl"
+    ]
