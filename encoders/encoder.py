@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.config import Settings
+from core.lru import CacheStats
 from encoders.base import Encoder, ModelLoadError, quiet_loading, unit_rows, with_dtype
 from encoders.bounds import clip_all
 from encoders.bundled import (
@@ -27,7 +28,7 @@ from encoders.bundled import (
     bundled_fingerprint,
     ensure_bundled_model,
 )
-from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries
 
 # With OpenMP's default active waiting, idle torch threads spin and fight other processes for
 # the CPU: one query took 0.5-1.7 s on 2 busy cores instead of 13-25 ms. libgomp reads this

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from core.config import DEFAULT_MODEL_NAME
+from core.lru import CacheStats
 from encoders.base import ModelLoadError, cores, unit_rows, with_dtype
 from encoders.bundled import bundled_fingerprint
 from encoders.onnx_export import MODEL_FILE, ensure_onnx_model
-from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries, CacheStats
+from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries
 
 BATCH_SIZE = 32
 

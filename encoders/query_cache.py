@@ -9,83 +9,31 @@ The same cache keeps the sentence vectors that mark cross-script hits (search/se
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from core.lru import LRU
 from encoders.batching import QueryBatcher
 
 DEFAULT_ENTRIES = 4096
 
 
-@dataclass(frozen=True)
-class CacheStats:
-    """A cache's counters: lookups answered from it, lookups that encoded, entries held."""
+class VectorCache(LRU[str, np.ndarray]):
+    """LRU of text -> vector (core/lru.py), holding at most ``capacity`` entries (0: none).
 
-    hits: int
-    misses: int
-    size: int
-    capacity: int
-
-    @classmethod
-    def total(cls, counts: Sequence[CacheStats]) -> CacheStats:
-        """Several caches' counters summed (none: all zero)."""
-        return cls(
-            hits=sum(c.hits for c in counts),
-            misses=sum(c.misses for c in counts),
-            size=sum(c.size for c in counts),
-            capacity=sum(c.capacity for c in counts),
-        )
-
-
-class VectorCache:
-    """Thread-safe LRU of text -> vector, holding at most ``capacity`` entries (0: none).
-
-    Stored vectors are read-only, so a caller that writes into one fails loudly instead of
-    changing what later hits get.
+    Stored vectors are read-only copies, so a caller that writes into one fails loudly
+    instead of changing what later hits get.
     """
 
     def __init__(self, capacity: int = DEFAULT_ENTRIES) -> None:
-        if capacity < 0:
-            raise ValueError(f"a vector cache holds 0 or more entries, not {capacity}")
-        self.capacity = capacity
-        self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self._hits = 0
-        self._misses = 0
+        super().__init__(capacity)
 
-    def get(self, text: str) -> np.ndarray | None:
-        """The vector stored for ``text`` (now the most recent), or None; counts the lookup."""
-        with self._lock:
-            vector = self._entries.get(text)
-            if vector is None:
-                self._misses += 1
-                return None
-            self._entries.move_to_end(text)
-            self._hits += 1
-            return vector
-
-    def put(self, text: str, vector: np.ndarray) -> np.ndarray:
-        """Store a read-only copy of ``vector`` for ``text``, dropping the oldest beyond
-        capacity; returns the stored array."""
-        stored = np.array(vector, dtype=np.float32, copy=True)
+    def put(self, key: str, value: np.ndarray) -> np.ndarray:
+        """Store a read-only float32 copy of ``value`` for ``key``; returns the stored array."""
+        stored = np.array(value, dtype=np.float32, copy=True)
         stored.setflags(write=False)
-        if self.capacity == 0:
-            return stored
-        with self._lock:
-            self._entries[text] = stored
-            self._entries.move_to_end(text)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-        return stored
-
-    def stats(self) -> CacheStats:
-        """The counters now."""
-        with self._lock:
-            return CacheStats(self._hits, self._misses, len(self._entries), self.capacity)
+        return super().put(key, stored)
 
 
 class CachedQueries:

@@ -176,15 +176,17 @@ class ModelInfo(BaseModel):
     dimension: int = Field(ge=1)
 
 
-class VectorCacheStats(_Record):
-    """Vector caches of the server process that answered (one per dense model, summed):
-    lookups answered from them, lookups that encoded, entries held, room."""
+class CacheCounters(_Record):
+    """A cache of the server process that answered (a vector cache: one per dense model,
+    summed): lookups answered from it, lookups that were not, entries held, room."""
 
     hits: int = Field(ge=0)
     misses: int = Field(ge=0)
     size: int = Field(ge=0, description="entries held now")
     capacity: int = Field(
-        ge=0, description="most entries held (POISK_QUERY_CACHE or POISK_SENTENCE_CACHE a model)"
+        ge=0,
+        description="most entries held (POISK_QUERY_CACHE or POISK_SENTENCE_CACHE a model, "
+        "POISK_RESULT_CACHE)",
     )
 
 
@@ -202,13 +204,18 @@ class Stats(_Record):
     vectors: Literal["flat", "hnsw"]
     source: str = Field(description="folder the index was built from")
     shards: int = Field(ge=1, description="shards the index is split into (docs/segments.md)")
-    query_cache: VectorCacheStats | None = Field(
+    query_cache: CacheCounters | None = Field(
         None, description="this server process's query vector caches; null outside a server"
     )
-    sentence_cache: VectorCacheStats | None = Field(
+    sentence_cache: CacheCounters | None = Field(
         None,
         description="this server process's caches of the sentence vectors that mark "
         "cross-script hits; null outside a server",
+    )
+    result_cache: CacheCounters | None = Field(
+        None,
+        description="this server process's kept answers, by build and request; null outside "
+        "a server",
     )
 
     def to_dict(self) -> dict[str, Any]:

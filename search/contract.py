@@ -15,6 +15,7 @@ from search.answer import (
     ArticleMeta,
     ArticleParagraph,
     ArticleWithParagraphs,
+    CacheCounters,
     Hit,
     LegHit,
     ModelInfo,
@@ -23,7 +24,6 @@ from search.answer import (
     Rank,
     SearchResult,
     Stats,
-    VectorCacheStats,
 )
 from search.request import (
     BLANK,
@@ -60,6 +60,7 @@ __all__ = [
     "ArticleMeta",
     "ArticleParagraph",
     "ArticleWithParagraphs",
+    "CacheCounters",
     "Fusion",
     "Group",
     "Hit",
@@ -74,7 +75,6 @@ __all__ = [
     "SearchResult",
     "Sort",
     "Stats",
-    "VectorCacheStats",
     "base_type",
     "bounds",
     "choices",

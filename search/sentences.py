@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.config import Settings
-from encoders.query_cache import CacheStats, VectorCache
+from core.lru import CacheStats
+from encoders.query_cache import VectorCache
 from index.sentences import sentence_spans
 from index.text import script
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import REINDEX_HINT, IndexCorrupt, SearchError
-from encoders.query_cache import CacheStats
+from core.lru import LRU, CacheStats
 from index.format import LoadedIndex, current_build, load_build
 from index.manifest import Expected
 from search import fusion as fuse
@@ -64,8 +64,10 @@ class Searcher:
     which only evaluation uses to measure each model on its own. `floor` turns the relevance
     floor (search/floor.py) on or off. `sentences` marks the sentence of a cross-script hit
     (search/sentences.py); evaluation, which reads no snippet, turns it off, and
-    `sentence_cache` bounds the sentence vectors kept per model (0: none). `loader` opens a
-    build: the whole of it here, or its shards' answers (index/sharded.py).
+    `sentence_cache` bounds the sentence vectors kept per model (0: none). `result_cache`
+    bounds the answers kept, by build and request (0, the default here: every search runs;
+    a server keeps POISK_RESULT_CACHE of them: Searcher.open). `loader` opens a build: the
+    whole of it here, or its shards' answers (index/sharded.py).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Searcher:
         sentences: bool = True,
         loader: Callable[[Path], LoadedIndex] = load_build,
         sentence_cache: int = DEFAULT_SENTENCES,
+        result_cache: int = 0,
     ) -> None:
         if dense not in DENSE_LEGS:
             raise ValueError(f"dense must be one of {', '.join(DENSE_LEGS)}, not {dense!r}")
@@ -91,6 +94,9 @@ class Searcher:
         self._sentences = [SentenceVectors(encoder, sentence_cache)]  # primary, then cross
         if cross is not None:
             self._sentences.append(SentenceVectors(cross, sentence_cache))
+        # Whole answers of head queries, by (build, request): a new build is a new key, so
+        # a swap never serves an old build's answer, and old ones age out of the LRU.
+        self._results: LRU[tuple[Path, SearchRequest], SearchResult] = LRU(result_cache)
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
@@ -121,6 +127,7 @@ class Searcher:
             floor=settings.floor,
             loader=loader,
             sentence_cache=settings.sentence_cache,
+            result_cache=settings.result_cache,
         )
 
     def current(self) -> LoadedIndex:
@@ -151,9 +158,18 @@ class Searcher:
         return index
 
     def search(self, request: SearchRequest) -> SearchResult:
-        """One page of results for `request` (the API contract: search/contract.py)."""
+        """One page of results for `request` (the API contract: search/contract.py): the
+        answer kept from the same request to the same build, or a search."""
         started = time.perf_counter()
         index = self.current()
+        kept = self._results.get((index.path, request))
+        if kept is None:
+            kept = self._results.put((index.path, request), self._search(index, request))
+        took_ms = round((time.perf_counter() - started) * 1000, 1)
+        return kept.model_copy(update={"took_ms": took_ms})
+
+    def _search(self, index: LoadedIndex, request: SearchRequest) -> SearchResult:
+        """Run `request` over `index`: both legs, fused, cut to a page, with snippets."""
         parsed = request.parsed  # phrases, exclusions, OR: search/syntax.py
         allowed = required_rows(index, parsed, _allowed(index, request))
         depth = _depth(request)
@@ -187,7 +203,7 @@ class Searcher:
             offset=request.offset,
             total=total,
             total_relation=relation,
-            took_ms=round((time.perf_counter() - started) * 1000, 1),
+            took_ms=0.0,  # search() states the time the caller waited
             results=hits,
         )
 
@@ -273,6 +289,10 @@ class Searcher:
             article=ArticleMeta(**meta),
             paragraphs=[ArticleParagraph(id=p.id, n=p.n, text=p.text) for p in paragraphs],
         )
+
+    def result_cache_stats(self) -> CacheStats:
+        """The answers this process keeps (`result_cache`): hits, misses, size, room."""
+        return self._results.stats()
 
     def sentence_cache_stats(self) -> CacheStats:
         """The sentence vector caches of this process (search/sentences.py), summed."""

@@ -288,6 +288,17 @@ def test_stats_describe_the_index(client: FlaskClient, spec: dict) -> None:
     assert_schema(spec, "Stats", body)
 
 
+def test_stats_count_the_answers_kept(tmp_path: Path, spec: dict) -> None:
+    built = build_searcher(tmp_path)
+    keeping = Searcher(built.index_dir, built.encoder, result_cache=8)
+    client = create_app(searcher=keeping).test_client()
+    for q in ("порт", "порт", "порт Чанкай", "порт"):
+        assert client.get("/api/search", query_string={"q": q}).status_code == 200
+    body = client.get("/api/stats").json
+    assert body["result_cache"] == {"hits": 2, "misses": 2, "size": 2, "capacity": 8}
+    assert_schema(spec, "Stats", body)
+
+
 def test_health_with_an_index(client: FlaskClient, spec: dict) -> None:
     body = client.get("/api/health").json
     generation = client.get("/api/stats").json["generation"]

@@ -291,3 +291,32 @@ def test_a_small_result_is_counted_exactly(searcher):
     result = searcher.search(SearchRequest(q="Чанкай", mode="bm25"))
     assert (result.total, result.total_relation) == (1, "eq")
     assert searcher.search(SearchRequest(q="порт", mode="semantic")).total_relation == "eq"
+
+
+def test_a_kept_answer_is_the_searched_one_until_a_new_build(tmp_path, seeds_copy):
+    encoder = FakeEncoder()
+    reindex(seeds_copy, tmp_path / "index", encoder, tmp_path / "cache")
+    searcher = Searcher(tmp_path / "index", encoder, result_cache=2)
+    request = SearchRequest(q="порт Чанкай")
+    first = searcher.search(request)
+    encoded = len(encoder.queries)
+    again = searcher.search(request)
+    assert len(encoder.queries) == encoded  # answered without a search
+    assert again.model_dump(exclude={"took_ms"}) == first.model_dump(exclude={"took_ms"})
+    assert ids(searcher.search(SearchRequest(q="порт Чанкай", k=3))) == ids(first)[:3]
+    stats = searcher.result_cache_stats()
+    assert (stats.hits, stats.misses, stats.size, stats.capacity) == (1, 2, 2, 2)
+    # a new build is a new key: its answer, not the kept one
+    (seeds_copy / "002_new.txt").write_text("Порт Чанкай: новый терминал.\n", encoding="utf-8")
+    reindex(seeds_copy, tmp_path / "index", encoder, tmp_path / "cache")
+    assert "002_new:0" in ids(searcher.search(request))
+    assert searcher.result_cache_stats().hits == 1
+
+
+def test_in_process_searchers_keep_no_answers_by_default(searcher):
+    before = searcher.result_cache_stats()
+    searcher.search(SearchRequest(q="порт"))
+    searcher.search(SearchRequest(q="порт"))
+    after = searcher.result_cache_stats()
+    assert (after.hits, after.size, after.capacity) == (0, 0, 0)
+    assert after.misses == before.misses + 2

@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from core.errors import SearchError
-from encoders.query_cache import CacheStats
-from search.contract import SearchRequest, VectorCacheStats
+from core.lru import CacheStats
+from search.contract import CacheCounters, SearchRequest
 from search.service import Searcher
 from web import openapi
 from web.errors import STATUS, status_of
@@ -51,11 +51,12 @@ def article(article_id: str) -> ResponseReturnValue:
 
 @bp.get("/stats")
 def stats() -> ResponseReturnValue:
-    """What the current index holds and how it was built, and this process's vector caches."""
+    """What the current index holds and how it was built, and this process's caches."""
     searcher = get_searcher()
     caches = {
         "query_cache": _answer(query_cache_stats(searcher)),
         "sentence_cache": _answer(searcher.sentence_cache_stats()),
+        "result_cache": _answer(searcher.result_cache_stats()),
     }
     return searcher.stats().model_copy(update=caches).to_dict()
 
@@ -67,9 +68,9 @@ def query_cache_stats(searcher: Searcher) -> CacheStats:
     return CacheStats.total(counts)
 
 
-def _answer(counts: CacheStats) -> VectorCacheStats:
+def _answer(counts: CacheStats) -> CacheCounters:
     """A cache's counters as the API states them."""
-    return VectorCacheStats(
+    return CacheCounters(
         hits=counts.hits, misses=counts.misses, size=counts.size, capacity=counts.capacity
     )
 
