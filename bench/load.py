@@ -10,6 +10,10 @@ bench/scale (text and vectors synthetic, see bench/scale/corpus.py): the one
 loopback (127.0.0.1 only) with wrk's keep-alive connections, cycling through a list of
 queries. wrk is Debian's (`apt-get install wrk`); it is installed when missing and we are
 root. wrk runs on the same two cores as the server, so it takes a little of their time.
+The server runs in this environment: with the product's default it keeps the answers of
+repeated requests (POISK_RESULT_CACHE, printed in the header), so after the first pass
+the cycled queries are answered from it; POISK_RESULT_CACHE=0 measures every request
+searched.
 """
 
 from __future__ import annotations
@@ -173,14 +177,17 @@ def main() -> None:
         corpus = SyntheticCorpus(args.synthetic)
         index = synthetic_index(args.out, args.cache, corpus)
         indexes.append((f"synthetic {corpus.n:,}", index, [q.text for q in corpus.queries(50)]))
+    settings = Settings.from_env()  # the server's: it runs in this environment
     print(
         f"mode {args.mode}, {args.duration} s per run, server: waitress, {args.workers} "
-        f"worker(s) of {args.threads} threads, runtime {Settings.from_env().runtime}"
+        f"worker(s) of {args.threads} threads, runtime {settings.runtime}, answers kept "
+        f"{settings.result_cache} (POISK_RESULT_CACHE)"
     )
     head = "| index | clients | requests/s | p50 ms | p99 ms | requests | errors | server RSS MB |"
     print(head + "\n|---|---|---|---|---|---|---|---|", flush=True)
     rows = [row for label, index, q in indexes for row in load_index(wrk, label, index, q, args)]
     result = {"mode": args.mode, "duration_s": args.duration, "threads": args.threads}
+    result |= {"result_cache": settings.result_cache}
     result |= {"load": os.getloadavg(), "runs": rows}
     (args.out / "load.json").write_text(json.dumps(result, indent=2))
 
