@@ -38,6 +38,7 @@ from indexer.file_record import (
     SourceFiles,
     load_record,
     path_key,
+    path_keys,
     reader_fingerprint,
 )
 from indexer.files import Scan, display_name, file_digest
@@ -116,9 +117,9 @@ def _files(root: Path, found: Scan, record: SourceFiles | None) -> list[_File]:
     was settled when recorded) carry their record: they need not be read."""
     recorded = {f.path: f for f in record.files} if record is not None else {}
     files = []
-    for path in found.files:
+    for path, key in zip(found.files, path_keys(found.files, root), strict=True):
         identity = FileIdentity.of(path)
-        entry = recorded.get(path_key(path.relative_to(root)))
+        entry = recorded.get(key)
         unchanged = entry is not None and entry.settled and entry.identity == identity
         files.append(_File(root, path, identity, entry if unchanged else None))
     return files

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
@@ -56,7 +57,24 @@ class Known:
 def path_key(rel: Path) -> str:
     """How the record names a file: its relative POSIX path, or, for a name that is not
     UTF-8 (JSON cannot hold it), NUL and its bytes in hex (no real path has a NUL)."""
-    text = rel.as_posix()
+    return _key(rel.as_posix())
+
+
+def path_keys(paths: Sequence[Path], root: Path) -> list[str]:
+    """path_key of each of `paths` relative to `root`, for paths a scan made by joining
+    root with them: cut as strings, since pathlib's relative_to was most of the time of
+    a poll of 100,000 files (`reindex --watch`)."""
+    head = os.fspath(root / "_")[:-1]  # root and a separator ("" for ".")
+    keys = []
+    for path in paths:
+        text = os.fspath(path)
+        rel = text[len(head) :] if text.startswith(head) else path.relative_to(root).as_posix()
+        keys.append(_key(rel))
+    return keys
+
+
+def _key(text: str) -> str:
+    """A relative POSIX path as the record names it (path_key)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -67,8 +67,10 @@ def scan(root: Path, follow_symlinks: bool = False) -> Scan:
             found.files.append(path)
         else:
             found.refused.append((path, reason))
-    found.files.sort(key=lambda p: os.fsencode(p.relative_to(root).as_posix()))
-    found.refused.sort(key=lambda item: os.fsencode(item[0].relative_to(root).as_posix()))
+    # Every path is root joined with its relative path, so the whole paths sort as the
+    # relative ones do, without pathlib's relative_to (most of a scan of 100,000 files).
+    found.files.sort(key=os.fsencode)
+    found.refused.sort(key=lambda item: os.fsencode(item[0]))
     return found
 
 
@@ -93,7 +95,7 @@ def _walk(root: Path, follow_symlinks: bool, found: Scan) -> Iterator[Path]:
                 reason = f"link to a folder, not followed ({FOLLOW_HINT})"
                 found.refused.append((here / name, reason))
         for name in names:
-            if not name.startswith(".") and Path(name).suffix.lower() in ARTICLE_SUFFIXES:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES:
                 yield here / name
 
 

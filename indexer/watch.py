@@ -5,7 +5,8 @@ holds them: indexer/file_record.py), which costs no reading; when anything diffe
 the poll before the last reindex (a file new, changed, removed, refused or no longer
 refused), an incremental reindex runs, which in turn reads only the files that changed.
 The snapshot is taken before the reindex, so a file that changes during one is seen by the
-next poll.
+next poll. Listing 100,000 files takes a second or two here, so polls of a folder that
+large are spaced by four times their listing rather than by the interval alone.
 
 One line is printed a reindex. A reindex that fails (an unreadable corpus, a full disk)
 prints its error and the watch goes on, waiting for the next change; one that finds
@@ -23,12 +24,15 @@ from typing import TYPE_CHECKING
 
 from core.errors import ReindexRunning, SearchError
 from indexer.corpus import scan_corpus
-from indexer.file_record import FileIdentity, path_key
+from indexer.file_record import FileIdentity, path_keys
 
 if TYPE_CHECKING:  # indexer.build loads numpy, FAISS and the rest
     from indexer.build import BuildReport
 
 DEFAULT_INTERVAL = 2.0  # seconds between two polls
+# A folder so large that listing it takes a while is polled less often: at least this many
+# times the listing's time apart, so that the watch takes at most a fifth of a core.
+POLL_SPACING = 4
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,9 @@ class Snapshot:
     def of(cls, source: Path, follow_symlinks: bool = False) -> Snapshot:
         """The folder as it is now (OSError when it cannot be listed)."""
         found = scan_corpus(source, follow_symlinks)
-        files = {path_key(p.relative_to(source)): FileIdentity.of(p) for p in found.files}
-        refused = frozenset(path_key(p.relative_to(source)) for p, _ in found.refused)
+        keys = path_keys(found.files, source)
+        files = {key: FileIdentity.of(p) for key, p in zip(keys, found.files, strict=True)}
+        refused = frozenset(path_keys([p for p, _ in found.refused], source))
         return cls(files, refused)
 
     def changes(self, before: Snapshot) -> str:
@@ -82,6 +87,7 @@ def _loop(
     before: Snapshot | None = None
     trouble = ""  # the last poll's problem, said once
     while True:
+        started = time.monotonic()
         try:
             now = Snapshot.of(source, follow_symlinks)
         except OSError as exc:
@@ -94,9 +100,10 @@ def _loop(
         if before is None and current is not None and current():
             say(f"{_clock()} index is up to date with {source}; watching")
             before = now
+        listing = time.monotonic() - started
         if now != before and _reindex_once(reindex, now, before, say):
             before = now
-        sleep(interval)
+        sleep(max(interval, listing * POLL_SPACING))
 
 
 def _reindex_once(

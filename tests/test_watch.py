@@ -18,6 +18,7 @@ import pytest
 from core.errors import CorpusError, ReindexRunning, SearchError
 from index.swap import reindex_lock
 from indexer.build import BuildReport
+from indexer.file_record import path_key, path_keys
 from indexer.watch import watch
 from search.contract import SearchRequest
 from search.service import Searcher
@@ -172,3 +173,29 @@ def test_reindex_watch_indexes_files_as_they_land_and_stops_on_ctrl_c(tmp_path: 
             watcher.process.wait()
     assert watcher.process.returncode == 130, "\n".join(watcher.lines)
     assert not watcher.said("Traceback")
+
+
+def test_a_folder_slow_to_list_is_polled_less_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    article(tmp_path, "a.txt", "альфа")
+    ticks = iter(range(0, 1000, 3))  # each listing takes 3 s on this clock
+    monkeypatch.setattr("indexer.watch.time.monotonic", lambda: float(next(ticks)))
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        watch(tmp_path, lambda first: BuildReport(), print, interval=2.0, sleep=sleep)
+    assert waits == [12.0, 12.0]  # four times the listing, not the 2 s interval
+
+
+def test_record_keys_cut_by_string_match_pathlib(tmp_path: Path) -> None:
+    odd = os.fsdecode(b"\xff-latin1.txt")  # a name that is not UTF-8
+    for root in (tmp_path, Path("."), Path("/")):
+        paths = [root / "a.txt", root / "sub" / "b.md", root / odd]
+        assert path_keys(paths, root) == [path_key(p.relative_to(root)) for p in paths]
+    assert path_keys([tmp_path / odd], tmp_path)[0].startswith("\0")
