@@ -126,9 +126,14 @@ def wait_until_up(server: Server, timeout: float = 60) -> None:
 
 @contextmanager
 def serving(
-    index_dir: Path, *options: str, log: Path | None = None, up_within: float = 60
+    index_dir: Path,
+    *options: str,
+    log: Path | None = None,
+    up_within: float = 60,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`manage.py serve --index index_dir` with the fake encoder, stopped on exit.
+    """`manage.py serve --index index_dir` with the fake encoder, stopped on exit; `env`
+    adds to the environment (POISK_* settings).
 
     One process unless `options` name `--workers`: these tests look into the server's own
     process (its open files, its memory); tests/test_workers.py runs several.
@@ -141,7 +146,7 @@ def serving(
     process = subprocess.Popen(
         [*command, "--index", str(index_dir), *options],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
         stdout=out,
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )

@@ -53,7 +53,9 @@ def server(ray_cluster: Any, corpus: tuple[Corpus, Path], tmp_path_factory) -> I
     log = tmp_path_factory.mktemp("ray-serve-log") / "serve.log"
     options = ("--ray", ray_cluster.address, "--replicas", str(REPLICAS), "--shard-timeout", "4")
     try:
-        with serving(corpus[1], *options, log=log, up_within=180) as running:
+        # no answers kept: each search must reach the shards, whose replicas these tests kill
+        keep_none = {"POISK_RESULT_CACHE": "0"}
+        with serving(corpus[1], *options, log=log, up_within=180, env=keep_none) as running:
             deadline = time.monotonic() + 180  # Serve's proxy answers 404 until the app is up
             while not healthy(running):
                 assert time.monotonic() < deadline and running.process.poll() is None

@@ -1,9 +1,10 @@
 """Swapping builds under load: clients query without pause while reindex runs twice.
 
 No request may fail, the article added before the second reindex must be found once its
-build is swapped in, and the builds swapped out must be let go: the server keeps no file
-of them open or mapped (checked in /proc of the real server process), and in-process the
-old LoadedIndex object is gone as soon as no request holds it.
+build is swapped in (though the server keeps the answers of repeated requests), and the
+builds swapped out must be let go: the server keeps no file of them open or mapped
+(checked in /proc of the real server process), and in-process the old LoadedIndex object
+is gone as soon as no request holds it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ def test_a_live_server_under_load_fails_no_request_across_two_swaps(tmp_path: Pa
         )
         for seen in load.generations:  # each client saw builds only ever move forward
             assert seen == sorted(seen) and len(seen) >= 2, load.generations
+        # the server kept answers (POISK_RESULT_CACHE's default) all along, and none of an
+        # old build was served once the new one was in (the article found above)
+        kept = json.loads(send("/api/stats")[1])["result_cache"]
+        assert kept["hits"] > 0 and kept["capacity"] == 1024, kept
         current = index_dir.resolve()
         old_builds = [b for b in (tmp_path / "index.builds").iterdir() if b != current]
         assert not first.exists()  # pruned: only the current build and the one before remain
