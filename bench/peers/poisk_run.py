@@ -1,8 +1,10 @@
 """poisk's worker: the in-process Searcher in its default hybrid mode over an index that
 `indexer.build.reindex` builds from the corpus folder (every paragraph encoded anew), with
 the configured models (POISK_MODEL, POISK_CROSS_MODEL) in the configured runtime
-(POISK_RUNTIME), the query vector cache and the sentence cache off, so that every query
-is encoded and every page marks its cross-script hits anew: the peers cache neither.
+(POISK_RUNTIME), the query vector cache off, so that every query is encoded (the peers
+cache none), and no sentence marked: the peers return ranked ids only, and marking the
+sentence of each cross-script hit is a page's extra work that bench/sentence_marks.py
+measures on its own (a page never seen costs hundreds of ms of USE here).
 
 Run by the driver with poisk's own python: `python -m bench.peers.poisk_run JOB RESULT`
 (bench/peers/worker.py says what the files hold). The driver reads the units every peer
@@ -44,7 +46,8 @@ def build(models: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Sear
     encoder, cross = models
     index = Path(job["index"])
     reindex(Path(job["source"]), index, encoder, Path(job["cache"]), full=True, cross_encoder=cross)
-    searcher = Searcher(index, encoder, cross, sentence_cache=0)
+    searcher = Searcher(index, encoder, cross, sentences=False)
+    job["info"].update(sentence_marks="off")
     searcher.current()  # load the build now, not in the first query
 
     def search(query: str, k: int) -> list[str]:
