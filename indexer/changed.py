@@ -37,7 +37,6 @@ from indexer.file_record import (
     Known,
     SourceFiles,
     load_record,
-    path_key,
     path_keys,
     reader_fingerprint,
 )
@@ -54,6 +53,7 @@ class _File:
 
     root: Path
     path: Path
+    key: str  # how the record names it (file_record.path_keys)
     identity: FileIdentity | None  # None: it could not be stat'ed
     recorded: FileRecord | None  # the current build's record, when the file is unchanged
     entries: list[tuple[Article | Known, int | None]] = field(default_factory=list)
@@ -121,7 +121,7 @@ def _files(root: Path, found: Scan, record: SourceFiles | None) -> list[_File]:
         identity = FileIdentity.of(path)
         entry = recorded.get(key)
         unchanged = entry is not None and entry.settled and entry.identity == identity
-        files.append(_File(root, path, identity, entry if unchanged else None))
+        files.append(_File(root, path, key, identity, entry if unchanged else None))
     return files
 
 
@@ -238,7 +238,7 @@ def _record(files: list[_File], first: dict[str, str], now: int) -> SourceFiles:
         source = f.source
         records.append(
             FileRecord(
-                path=path_key(f.rel),
+                path=f.key,
                 size=identity.size,
                 mtime_ns=identity.mtime_ns,
                 ctime_ns=identity.ctime_ns,

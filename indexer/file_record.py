@@ -54,32 +54,23 @@ class Known:
     digest: bytes  # its live copy's digest (b"": not indexed, a later duplicate)
 
 
-def path_key(rel: Path) -> str:
-    """How the record names a file: its relative POSIX path, or, for a name that is not
-    UTF-8 (JSON cannot hold it), NUL and its bytes in hex (no real path has a NUL)."""
-    return _key(rel.as_posix())
-
-
 def path_keys(paths: Sequence[Path], root: Path) -> list[str]:
-    """path_key of each of `paths` relative to `root`, for paths a scan made by joining
-    root with them: cut as strings, since pathlib's relative_to was most of the time of
-    a poll of 100,000 files (`reindex --watch`)."""
+    """How the record names each of `paths`: its POSIX path relative to `root`, or, for a
+    name that is not UTF-8 (JSON cannot hold it), NUL and its bytes in hex (no real path
+    has a NUL). For paths a scan made by joining root with them, the relative path is cut
+    as a string: pathlib's relative_to was most of the time of a poll of 100,000 files
+    (`reindex --watch`)."""
     head = os.fspath(root / "_")[:-1]  # root and a separator ("" for ".")
     keys = []
     for path in paths:
         text = os.fspath(path)
         rel = text[len(head) :] if text.startswith(head) else path.relative_to(root).as_posix()
-        keys.append(_key(rel))
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            rel = "\0" + os.fsencode(rel).hex()
+        keys.append(rel)
     return keys
-
-
-def _key(text: str) -> str:
-    """A relative POSIX path as the record names it (path_key)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "\0" + os.fsencode(text).hex()
-    return text
 
 
 class FileIdentity(NamedTuple):

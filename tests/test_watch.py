@@ -18,7 +18,7 @@ import pytest
 from core.errors import CorpusError, ReindexRunning, SearchError
 from index.swap import reindex_lock
 from indexer.build import BuildReport
-from indexer.file_record import path_key, path_keys
+from indexer.file_record import path_keys
 from indexer.watch import watch
 from search.contract import SearchRequest
 from search.service import Searcher
@@ -197,5 +197,8 @@ def test_record_keys_cut_by_string_match_pathlib(tmp_path: Path) -> None:
     odd = os.fsdecode(b"\xff-latin1.txt")  # a name that is not UTF-8
     for root in (tmp_path, Path("."), Path("/")):
         paths = [root / "a.txt", root / "sub" / "b.md", root / odd]
-        assert path_keys(paths, root) == [path_key(p.relative_to(root)) for p in paths]
+        relative = [p.relative_to(root).as_posix() for p in paths]
+        assert relative[:2] == ["a.txt", "sub/b.md"]
+        hexed = "\0" + os.fsencode(relative[2]).hex()
+        assert path_keys(paths, root) == [*relative[:2], hexed]
     assert path_keys([tmp_path / odd], tmp_path)[0].startswith("\0")
