@@ -6,6 +6,8 @@ become HTTP statuses only here, at the edge.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -70,9 +72,7 @@ def query_cache_stats(searcher: Searcher) -> CacheStats:
 
 def _answer(counts: CacheStats) -> CacheCounters:
     """A cache's counters as the API states them."""
-    return CacheCounters(
-        hits=counts.hits, misses=counts.misses, size=counts.size, capacity=counts.capacity
-    )
+    return CacheCounters(**asdict(counts))
 
 
 @bp.get("/health")
