@@ -20,7 +20,6 @@ import numpy as np
 
 from core.records import Article, Paragraph
 from index.format import LoadedIndex, load_build
-from index.lexical import top
 from index.swap import current_build
 
 # The methods of ShardIndex a front may call (ShardHost.call refuses any other name).
@@ -54,7 +53,7 @@ class ShardIndex:
         self, weighted: Sequence[tuple[str, float]], k: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float]]:
         """The shard's top k BM25 hits for (term, IDF) pairs the front weighed."""
-        return top(self.index.lexical.scores_weighted(weighted), k, allowed)
+        return self.index.lexical.top_weighted(weighted, k, allowed)
 
     def lexical_scores(
         self, weighted: Sequence[tuple[str, float]], docs: np.ndarray

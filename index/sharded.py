@@ -27,7 +27,7 @@ from core.errors import IndexMismatch
 from core.records import Article, Paragraph
 from index.composite import oldest_first
 from index.format import LoadedIndex
-from index.lexical import coverage_of, most_written, weigh
+from index.lexical import coverage_of, distinct, most_written, weigh
 from index.manifest import Manifest
 from index.shard import ShardHost
 from index.swap import current_build
@@ -205,7 +205,7 @@ class ShardedLexical:
 
     def holding(self, term: str) -> np.ndarray:
         """The rows holding `term`, sorted."""
-        return np.unique(np.concatenate([np.zeros(0, np.int64), *self.ask("holding", term)]))
+        return distinct(self.ask("holding", term))
 
     def main_script(self) -> str | None:
         """The build's main script (LexicalIndex.main_script)."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index.lexical import K1, B, LexicalIndex, Postings, lucene_idf
+from index.lexical import K1, B, LexicalIndex, Postings, distinct, lucene_idf, top
 from index.text import analyze
 
 DOCS = [
@@ -148,6 +148,42 @@ def test_holders_over_segments_with_deletes_count_only_live_documents():
         if len(group) == 1:
             assert index.holding(group[0]).tolist() == holding
     assert index.size == 10
+
+
+def test_segments_numbered_in_order_score_and_hold_as_one_build(index):
+    # Segments with no deletes, their rows following on (a fresh build's), are read without
+    # row or deletion look-ups (Part.first); they must answer exactly as one segment does.
+    analysed = [analyze(d) for d in DOCS]
+    bounds = [(0, 4), (4, 9), (9, 12)]
+    parts = [(Postings.build(analysed[a:b]), np.arange(a, b)) for a, b in bounds]
+    split = LexicalIndex.over(parts)
+    assert [part.first for part in split.parts] == [0, 4, 9]
+    for query in [*QUERIES, "порт стипендии Перу Баку"]:
+        terms = analyze(query)
+        assert split.search(terms, 5) == index.search(terms, 5)
+        allowed = np.array([0, 1, 3, 9, 11])
+        assert split.search(terms, 3, allowed) == index.search(terms, 3, allowed)
+        assert np.array_equal(split.scores(terms), index.scores(terms))
+    groups = [["порт"], ["баку", "азия"], ["лукойл"]]
+    wanted = list(range(12))
+    for (count, held), (one_count, one_held) in zip(
+        split.holders(groups, wanted), index.holders(groups, wanted)
+    ):
+        assert count == one_count and held.tolist() == one_held.tolist()
+    assert split.holding("порт").tolist() == [0, 1, 9]
+
+
+def test_top_over_the_scored_documents_equals_top_over_all():
+    rng = np.random.default_rng(7)
+    scores = np.zeros(1000, dtype=np.float32)
+    scored = np.sort(rng.choice(1000, 300, replace=False))
+    scores[scored] = rng.integers(1, 20, 300).astype(np.float32)  # many ties at the cut
+    allowed = np.sort(rng.choice(1000, 500, replace=False))
+    for k in (1, 10, 100, 400):
+        assert top(scores, k, candidates=scored) == top(scores, k)
+        assert top(scores, k, allowed, scored) == top(scores, k, allowed)
+    assert distinct([np.array([5, 1]), np.array([1, 9, 5])]).tolist() == [1, 5, 9]
+    assert distinct([]).tolist() == []
 
 
 def test_main_script_counts_word_occurrences_by_script():
