@@ -7,6 +7,7 @@ it, while searches already running finish on the build they started with.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +100,7 @@ class Searcher:
         self._results: LRU[tuple[Path, SearchRequest], SearchResult] = LRU(result_cache)
         self._lock = threading.Lock()
         self._loaded: LoadedIndex | None = None
+        self._seen: tuple[tuple[int, int, int], LoadedIndex] | None = None
         self._failed: tuple[Path, SearchError] | None = None  # a broken build: not retried
 
     @classmethod
@@ -131,14 +133,19 @@ class Searcher:
         )
 
     def current(self) -> LoadedIndex:
-        """The build the index link points at now, loaded and checked once."""
+        """The build the index link points at now, loaded and checked once.
+
+        While the link leads to the very folder loaded last (one stat: its inode and change
+        time), that build is current; else the link is resolved, which took ten times as
+        long a request. A swap points the link at another folder, so it is never missed."""
+        seen, identity = self._seen, _identity(self.index_dir)
+        if seen is not None and identity is not None and seen[0] == identity:
+            return seen[1]
         build = current_build(self.index_dir)
-        loaded = self._loaded
-        if loaded is not None and loaded.path == build:
-            return loaded
         with self._lock:
             if self._loaded is None or self._loaded.path != build:
                 self._loaded = self._load(build)
+            self._seen = (identity, self._loaded) if identity is not None else None
             return self._loaded
 
     def _load(self, build: Path) -> LoadedIndex:
@@ -214,7 +221,9 @@ class Searcher:
         its words is in the corpus (the lexical leg, unfiltered) or a dictionary."""
         if not self.floor:
             return False
-        matched = bool(lexical) or bool(terms and index.lexical.search(terms, 1))
+        # a term some live paragraph holds (weighted leaves out the others): what a lexical
+        # search would find, without scoring the postings
+        matched = bool(lexical) or bool(terms and index.lexical.weighted(terms))
         return is_nonsense(query, matched)
 
     def _semantic(
@@ -259,8 +268,10 @@ class Searcher:
     def _sentences_marked(self, index: LoadedIndex, query: str, hits: list[Hit]) -> list[Hit]:
         """`hits`, those in another script than `query` with the sentence nearest it marked
         (search/sentences.py), by the cross-lingual model when the index has one."""
+        if not self.sentences:
+            return hits
         across = [i for i, hit in enumerate(hits) if across_scripts(query, hit.text)]
-        if not across or not self.sentences:
+        if not across:
             return hits
         # the cross-lingual model's when the index has its vectors (the last is the primary's
         # when there is no cross-lingual encoder)
@@ -313,6 +324,15 @@ class Searcher:
             source=manifest.source.path,
             shards=manifest.shards,
         )
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """The device, inode and change time of the folder `path` leads to; None if none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino, found.st_ctime_ns
 
 
 def _fused(
@@ -445,8 +465,9 @@ def _hits(
     index: LoadedIndex, query: str, page: Ranking, offset: int, lexical: Ranking, semantic: Ranking
 ) -> list[Hit]:
     """Hits for one page, with texts, articles, snippets and both legs' standing."""
+    on_page = {doc for doc, _ in page}
     legs = [
-        {doc: LegHit(rank=r, score=s) for r, (doc, s) in enumerate(leg, 1)}
+        {doc: LegHit(rank=r, score=s) for r, (doc, s) in enumerate(leg, 1) if doc in on_page}
         for leg in (lexical, semantic)
     ]
     paragraphs = index.store.paragraphs([doc for doc, _ in page])

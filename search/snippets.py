@@ -29,11 +29,20 @@ def _word_terms(word: str) -> frozenset[str]:
     return frozenset(analyze(word))
 
 
-def _matches(text: str, terms: set[str]) -> list[tuple[int, int]]:
+@lru_cache(maxsize=1024)
+def _query_terms(query: str) -> frozenset[str]:
+    """The terms of a query, analysed once for the ten snippets of its page."""
+    return frozenset(analyze(query))
+
+
+def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
     """(start, end) of the words of `text` whose stem is one of `terms`."""
     if not terms:
         return []
-    return [m.span() for m in _WORD.finditer(text) if _word_terms(m.group()) & terms]
+    marked = {w for w in set(_WORD.findall(text)) if not terms.isdisjoint(_word_terms(w))}
+    if not marked:  # each distinct word looked up once; spans only where there are marks
+        return []
+    return [m.span() for m in _WORD.finditer(text) if m.group() in marked]
 
 
 def _window(text: str, matches: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
@@ -62,7 +71,7 @@ def _snap(text: str, start: int, end: int) -> tuple[int, int]:
 
 def snippet(text: str, query: str, max_chars: int = MAX_CHARS) -> str:
     """HTML for `text`: query words in <mark>, cut to its best window when long."""
-    matches = _matches(text, set(analyze(query)))
+    matches = _matches(text, _query_terms(query))
     start, end = _window(text, matches, max_chars)
     parts = [ELLIPSIS] if start > 0 else []
     position = start
