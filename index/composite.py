@@ -18,6 +18,7 @@ import numpy as np
 
 from core.errors import REINDEX_HINT, IndexCorrupt
 from core.records import Article, Paragraph
+from index.rows import distinct
 from index.segments import Placement
 from index.store import Store
 from index.titles import Titles
@@ -46,7 +47,7 @@ class RowMap:
             bad = rows.size and (
                 int(rows.max()) >= size
                 or np.any(segment[rows] != -1)
-                or np.unique(rows).size != rows.size
+                or distinct([rows]).size != rows.size
             )
             if bad:
                 raise IndexCorrupt(f"segments of {where} number their rows wrong; {REINDEX_HINT}")
@@ -71,7 +72,7 @@ class RowMap:
             raise IndexCorrupt(f"row {int(rows.max())} past the index's {self.size} paragraphs")
         owners = self.segment[rows]
         return {
-            int(s): (rows[owners == s], self.local[rows[owners == s]]) for s in np.unique(owners)
+            int(s): (rows[owners == s], self.local[rows[owners == s]]) for s in distinct([owners])
         }
 
 

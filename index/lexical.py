@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import IndexCorrupt
+from index.rows import distinct, members
 from index.text import script, sound_key
 
 K1 = 1.5
@@ -437,25 +438,6 @@ def top(
     # Ties are broken by document order, so the first k are the same at any depth.
     order = np.lexsort((positive, -scores[positive]))[:k]
     return [(int(positive[i]), float(scores[positive[i]])) for i in order]
-
-
-def distinct(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    """The numbers in any of `arrays`, ascending, once each (int64). A stable sort merges
-    already sorted arrays in one pass; numpy's unique took ten times as long here."""
-    if not arrays:
-        return np.zeros(0, dtype=np.int64)
-    merged = np.sort(np.concatenate(arrays).astype(np.int64, copy=False), kind="stable")
-    if merged.size < 2:
-        return merged
-    return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
-
-
-def members(wanted: np.ndarray, sorted_rows: np.ndarray) -> np.ndarray:
-    """A boolean for each of `wanted`: is it in `sorted_rows` (ascending)."""
-    if sorted_rows.size == 0:
-        return np.zeros(wanted.shape, dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_rows, wanted), sorted_rows.size - 1)
-    return sorted_rows[at] == wanted
 
 
 def _first(rows: np.ndarray) -> int | None:

@@ -27,8 +27,9 @@ from core.errors import IndexMismatch
 from core.records import Article, Paragraph
 from index.composite import oldest_first
 from index.format import LoadedIndex
-from index.lexical import coverage_of, distinct, most_written, weigh
+from index.lexical import coverage_of, most_written, weigh
 from index.manifest import Manifest
+from index.rows import distinct
 from index.shard import ShardHost
 from index.swap import current_build
 

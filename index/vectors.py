@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 
 from core.errors import IndexCorrupt
+from index.rows import distinct
 
 HNSW_THRESHOLD = 100_000
 HNSW_M = 32
@@ -128,7 +129,7 @@ class VectorIndex:
         segmented index scores exactly like one build. Ties at the cut and in the order
         go by row."""
         if allowed is not None:
-            rows = np.unique(np.asarray(allowed, dtype=np.int64))
+            rows = distinct([np.asarray(allowed, dtype=np.int64)])
         elif live is not None:
             rows = np.flatnonzero(live)
         else:
