@@ -118,7 +118,7 @@ class SegmentedStore:
             local = store.rows_matching(date_from, date_to, outlet, rubric)
             rows = placement.rows[np.asarray(local, dtype=np.int64)]
             found.append(rows[rows >= 0])
-        return sorted(int(r) for part in found for r in part)
+        return distinct(found).tolist()
 
     def rows_between(self, date_from: str | None, date_to: str | None) -> list[int]:
         """Global rows of live paragraphs of articles dated within [date_from, date_to]."""

@@ -29,3 +29,10 @@ def members(wanted: np.ndarray, sorted_rows: np.ndarray) -> np.ndarray:
         return np.zeros(wanted.shape, dtype=bool)
     at = np.minimum(np.searchsorted(sorted_rows, wanted), sorted_rows.size - 1)
     return sorted_rows[at] == wanted
+
+
+def common(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The numbers in both of two ascending arrays of distinct numbers (int64): each of
+    the shorter looked up in the longer."""
+    shorter, longer = sorted((first, second), key=len)
+    return shorter[members(shorter, longer)].astype(np.int64, copy=False)

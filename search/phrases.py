@@ -16,6 +16,7 @@ from functools import reduce
 import numpy as np
 
 from index.format import LoadedIndex
+from index.rows import common, distinct, members
 from index.text import analyze
 from search.syntax import ParsedQuery, Part, adjacent
 
@@ -33,7 +34,7 @@ def required_rows(
     rows = allowed
     for group in parsed.required:
         found = [_matching(index, part, rows) for part in group]
-        rows = reduce(np.union1d, found)
+        rows = distinct(found)
     return rows
 
 
@@ -44,7 +45,7 @@ def without_excluded(index: LoadedIndex, parsed: ParsedQuery, ranking: Ranking) 
     if not parsed.excluded or not ranking:
         return ranking
     dropped = _any_of(index, parsed.excluded)
-    keep = ~np.isin(np.fromiter((doc for doc, _ in ranking), np.int64), dropped)
+    keep = ~members(np.fromiter((doc for doc, _ in ranking), np.int64), dropped)
     return [item for item, kept in zip(ranking, keep.tolist(), strict=True) if kept]
 
 
@@ -52,7 +53,7 @@ def _matching(index: LoadedIndex, part: Part, rows: np.ndarray | None) -> np.nda
     """The rows (among `rows`) holding a word's terms, or a phrase's side by side."""
     found = _all_of(index, part.terms)
     if rows is not None:
-        found = np.intersect1d(found, rows)
+        found = common(found, rows)
     if not part.phrase or len(part.terms) < 2 or found.size == 0:
         return found
     if found.size > PHRASE_POOL:
@@ -68,10 +69,9 @@ def _all_of(index: LoadedIndex, terms: Sequence[str]) -> np.ndarray:
     postings = [index.lexical.holding(term) for term in dict.fromkeys(terms)]
     if not postings:
         return np.zeros(0, dtype=np.int64)
-    return reduce(np.intersect1d, postings).astype(np.int64)
+    return reduce(common, postings)
 
 
 def _any_of(index: LoadedIndex, terms: Iterable[str]) -> np.ndarray:
     """The rows holding any of `terms`."""
-    postings = [index.lexical.holding(term) for term in terms]
-    return reduce(np.union1d, postings, np.zeros(0, dtype=np.int64))
+    return distinct([index.lexical.holding(term) for term in terms])

@@ -7,7 +7,6 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from index.lexical import K1, B, LexicalIndex, Postings, lucene_idf, top
-from index.rows import distinct, members
 from index.text import analyze
 
 DOCS = [
@@ -183,11 +182,6 @@ def test_top_over_the_scored_documents_equals_top_over_all():
     for k in (1, 10, 100, 400):
         assert top(scores, k, candidates=scored) == top(scores, k)
         assert top(scores, k, allowed, scored) == top(scores, k, allowed)
-    assert distinct([np.array([5, 1]), np.array([1, 9, 5])]).tolist() == [1, 5, 9]
-    assert distinct([]).tolist() == []
-    found = members(np.array([0, 1, 5, 9, 10]), np.array([1, 5, 9]))
-    assert found.tolist() == [False, True, True, True, False]
-    assert members(np.array([3]), np.array([], dtype=np.int64)).tolist() == [False]
 
 
 def test_main_script_counts_word_occurrences_by_script():
