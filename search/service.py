@@ -138,13 +138,14 @@ class Searcher:
         While the link leads to the very folder loaded last (one stat: its inode and change
         time), that build is current; else the link is resolved, which took ten times as
         long a request. A swap points the link at another folder, so it is never missed."""
-        seen, identity = self._seen, _identity(self.index_dir)
-        if seen is not None and identity is not None and seen[0] == identity:
+        seen = self._seen
+        if seen is not None and seen[0] == _identity(self.index_dir):
             return seen[1]
         build = current_build(self.index_dir)
         with self._lock:
             if self._loaded is None or self._loaded.path != build:
                 self._loaded = self._load(build)
+            identity = _identity(self._loaded.path)  # the folder itself, not the link
             self._seen = (identity, self._loaded) if identity is not None else None
             return self._loaded
 
