@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.errors import IndexCorrupt
-from index.vectors import VectorIndex, build_vector_index
+from index.vectors import VectorIndex, build_vector_index, inner_products
 
 
 def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -47,3 +47,15 @@ def test_save_load_round_trip_and_corrupt_file(tmp_path):
     (tmp_path / "broken.faiss").write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexCorrupt, match="broken.faiss"):
         VectorIndex.load(tmp_path / "broken.faiss")
+
+
+def test_exact_scores_of_a_row_do_not_depend_on_the_rows_scored_with_it():
+    # what makes a segmented exact index score exactly like one build (index/segments.py)
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((1000, 384)).astype(np.float32)
+    query = rng.standard_normal(384).astype(np.float32)
+    whole = inner_products(matrix, query)
+    for start, end in [(0, 1), (1, 10), (123, 679), (997, 1000)]:
+        assert np.array_equal(inner_products(matrix[start:end], query), whole[start:end])
+    assert np.allclose(whole, matrix.astype(np.float64) @ query.astype(np.float64), atol=1e-4)
+    assert inner_products(matrix[:0], query).shape == (0,)
