@@ -177,6 +177,11 @@ class Part:
             return docs + np.int64(self.first)
         return self.rows[docs[self.live[docs]]]
 
+    def frequency(self, term: str) -> int:
+        """How many live documents hold `term`."""
+        docs = self.postings.term(term)[0]
+        return docs.size if self.first is not None else int(np.count_nonzero(self.live[docs]))
+
     def scored(self, term: str, idf: np.float32) -> tuple[np.ndarray, np.ndarray]:
         """Global numbers and float32 BM25 scores of the live documents holding `term`,
         computed as bm25s's "lucene" method does (float64 term part, float32 result)."""
@@ -242,7 +247,7 @@ class LexicalIndex:
 
     def frequency(self, term: str) -> int:
         """How many live documents hold `term`."""
-        return sum(p.holding(term).size for p in self.parts)
+        return sum(p.frequency(term) for p in self.parts)
 
     def sounds(self) -> dict[str, list[str]]:
         """The index's Cyrillic terms by phonetic key (keys of MIN_SOUNDS sounds or more),
@@ -285,8 +290,10 @@ class LexicalIndex:
         order: the same float sums whatever segments, or shards, hold the documents."""
         return self._accumulated(weighted)[0]
 
-    def _accumulated(self, weighted: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
-        """scores_weighted, and the documents any term scored (ascending, once each)."""
+    def _accumulated(
+        self, weighted: Sequence[tuple[str, float]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """scores_weighted, and the documents each term scored in each segment."""
         scores = np.zeros(self.size, dtype=np.float32)
         scored = []
         for term, idf in weighted:
@@ -294,7 +301,7 @@ class LexicalIndex:
                 rows, values = part.scored(term, np.float32(idf))
                 scores[rows] += values
                 scored.append(rows)
-        return scores, distinct(scored)
+        return scores, scored
 
     def top_weighted(
         self, weighted: Sequence[tuple[str, float]], k: int, allowed: np.ndarray | None = None
@@ -302,7 +309,7 @@ class LexicalIndex:
         """Top-k (document, score) pairs for (term, IDF) pairs (top), looking only at the
         documents the terms scored rather than at every document."""
         scores, scored = self._accumulated(weighted)
-        return top(scores, k, allowed, scored)
+        return top(scores, distinct(scored), k, allowed)
 
     def search(
         self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None
@@ -415,19 +422,13 @@ def weigh(frequencies: dict[str, int], documents: int) -> list[tuple[str, float]
 
 
 def top(
-    scores: np.ndarray,
-    k: int,
-    allowed: np.ndarray | None = None,
-    candidates: np.ndarray | None = None,
+    scores: np.ndarray, candidates: np.ndarray, k: int, allowed: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
     """The k best (document, score) pairs of a score a document, best first, ties by
     document; only documents scoring above 0, and only `allowed` ones when given.
     `candidates` (ascending, once each) are the only documents that may score: the ones
     looked at, instead of every document."""
-    if candidates is None:
-        positive = np.flatnonzero(scores > 0)
-    else:
-        positive = candidates[scores[candidates] > 0]
+    positive = candidates[scores[candidates] > 0]
     if allowed is not None:
         mask = np.zeros(scores.shape, dtype=bool)
         mask[allowed] = True

@@ -179,9 +179,10 @@ def test_top_over_the_scored_documents_equals_top_over_all():
     scored = np.sort(rng.choice(1000, 300, replace=False))
     scores[scored] = rng.integers(1, 20, 300).astype(np.float32)  # many ties at the cut
     allowed = np.sort(rng.choice(1000, 500, replace=False))
+    every = np.arange(len(scores))
     for k in (1, 10, 100, 400):
-        assert top(scores, k, candidates=scored) == top(scores, k)
-        assert top(scores, k, allowed, scored) == top(scores, k, allowed)
+        assert top(scores, scored, k) == top(scores, every, k)
+        assert top(scores, scored, k, allowed) == top(scores, every, k, allowed)
 
 
 def test_main_script_counts_word_occurrences_by_script():
