@@ -18,6 +18,11 @@ hybrid search is measured on both.
 and its embedding cache (the same new articles, encoded anew each time), against the one
 rebuild: the times and p50s printed are medians over the runs, with each run's beside them.
 
+--reuse (with --folder) keeps the base build and the rebuild there and uses them again in a
+later run for the same --paragraphs, --add and --hnsw and the same index format: a search-side
+change is then measured in minutes at a million paragraphs instead of half an hour of
+building. The build times printed are those of the run that built them (built.json).
+
 The encoder is a hashed bag of words (HashEncoder), not the real model: the bench measures
 the index, and encoding costs what bench/indexing.py measures, per paragraph, on top.
 Vectors are exact (flat) in every segment unless --hnsw, so that `equal` can hold exactly;
@@ -47,6 +52,7 @@ import numpy as np
 import index.vectors as vectors_module
 from bench.scale.corpus import PARAGRAPHS_PER_ARTICLE, SyntheticCorpus
 from index.format import load_index
+from index.manifest import FORMAT_VERSION
 from indexer.build import reindex
 from indexer.file_record import COARSE_SETTLE_NS
 from search.contract import SearchRequest
@@ -55,6 +61,7 @@ from search.service import Searcher
 DIM = 384
 FILE_ARTICLES = 1000  # articles a JSONL file
 MODES = ("bm25", "semantic", "hybrid")
+BUILT_NAME = "built.json"  # what --reuse finds in the folder: the builds' settings and times
 
 
 class HashEncoder:
@@ -138,9 +145,9 @@ def compare(segmented: Searcher, single: Searcher, queries: list[str]) -> dict[s
 def run(
     paragraphs: int, added: int, batches: int, folder: Path, hnsw: bool, runs: int = 1
 ) -> dict[str, Any]:
-    """The bench: build the base once, then `runs` times add in batches to a copy of it;
-    rebuild once, compare each run's index with the rebuild; returns the figures (medians
-    over the runs, and each run's)."""
+    """The bench: build the base once (or find it built), then `runs` times add in batches
+    to a copy of it; rebuild once (or find it rebuilt), compare each run's index with the
+    rebuild; returns the figures (medians over the runs, and each run's)."""
     if not hnsw:
         vectors_module.build_vector_index = functools.partial(
             vectors_module.build_vector_index, hnsw_threshold=sys.maxsize
@@ -148,11 +155,13 @@ def run(
     articles = paragraphs // PARAGRAPHS_PER_ARTICLE
     new_articles = added // PARAGRAPHS_PER_ARTICLE
     corpus = SyntheticCorpus((articles + new_articles) * PARAGRAPHS_PER_ARTICLE)
-    base = folder / "base"
-    base_s = build_base(corpus, articles, base)
+    base, settings = folder / "base", {"paragraphs": paragraphs, "added": added, "hnsw": hnsw}
+    built = reusable(folder, settings)
+    base_s = built["base_build_s"] if built else build_base(corpus, articles, base)
     edges = np.linspace(articles, articles + new_articles, batches + 1).astype(int)
     queries = [q.text for q in corpus.queries(200)]
-    done, full_s, single = [], 0.0, None
+    done, full_s = [], built["full_rebuild_s"] if built else 0.0
+    single = Searcher(folder / "full", HashEncoder()) if built else None
     for number in range(runs):
         work = folder / f"run{number}"
         steps, searcher = add_in_batches(corpus, base, work, [int(e) for e in edges])
@@ -162,6 +171,8 @@ def run(
             reindex(source, folder / "full", HashEncoder(), cache, incremental=False)
             full_s = time.perf_counter() - started
             single = Searcher(folder / "full", HashEncoder())
+            record = {**settings, "base_build_s": base_s, "full_rebuild_s": full_s}
+            (folder / BUILT_NAME).write_text(json.dumps({**record, "format": FORMAT_VERSION}))
         figures = compare(searcher, single, queries)
         segments = len(load_index(work / "index").manifest.segments)
         done.append({"steps": steps, "segments": segments, **figures})
@@ -169,6 +180,24 @@ def run(
         for added_file in (base / "corpus").glob("new*.jsonl"):  # the next run adds them anew
             added_file.unlink()
     return summary(paragraphs, added, batches, hnsw, base_s, full_s, done)
+
+
+def reusable(folder: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a base build and rebuild in `folder` made for these settings in this
+    index format, None when there is none (the folder is then emptied for new builds).
+    Articles a stopped run left added to the base corpus are taken out again."""
+    try:
+        built = json.loads((folder / BUILT_NAME).read_text())
+    except (OSError, ValueError):
+        built = None
+    if built and built == {**built, **settings, "format": FORMAT_VERSION}:
+        for added_file in (folder / "base" / "corpus").glob("new*.jsonl"):
+            added_file.unlink()
+        for stale in folder.glob("run*"):
+            shutil.rmtree(stale)
+        return built
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def build_base(corpus: SyntheticCorpus, articles: int, base: Path) -> float:
@@ -275,10 +304,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--runs", type=int, default=1, help="runs of the batches on copies of one base build"
     )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the builds in --folder and use them again"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
+    if args.reuse and not args.folder:
+        parser.error("--reuse needs --folder: where the builds are kept")
     folder = args.folder or Path(tempfile.mkdtemp(prefix="poisk-freshness-"))
-    if args.folder and folder.exists():
+    if args.folder and folder.exists() and not args.reuse:
         shutil.rmtree(folder)
     try:
         figures = run(args.paragraphs, args.add, args.batches, folder, args.hnsw, args.runs)
