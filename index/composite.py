@@ -22,7 +22,7 @@ from index.rows import distinct
 from index.segments import Placement
 from index.store import Store
 from index.titles import Titles
-from index.vectors import VectorIndex
+from index.vectors import VectorIndex, best
 
 
 @dataclass(frozen=True)
@@ -218,23 +218,29 @@ class SegmentedVectors:
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """Top-k (global row, cosine) pairs, best first, ties by row: each segment's top k
-        among its live (and `allowed`) rows, merged."""
+        """Top-k (global row, cosine) pairs, best first, ties by row, among the live (and
+        `allowed`) rows of every segment: an approximate segment's own top k, and every
+        row of the exact (flat) ones, cut once together. Small segments, the new ones, are
+        flat: cutting each to its own top k before the merge cost more than scoring them."""
         rows, scores = [], []
         local_allowed = None if allowed is None else self.rows.split(allowed)
         for i, (part, placement) in enumerate(zip(self.parts, self.rows.placements)):
+            local = None
             if local_allowed is not None:
                 local = local_allowed.get(i, (None, np.zeros(0, dtype=np.int64)))[1]
-                found, cosines = part.nearest(query, k, local)
+                if local.size == 0:
+                    continue
+            live = self._live(i, placement) if local is None else None
+            if part.kind == "flat":
+                found, cosines = part.scored(query, local, live)
             else:
-                found, cosines = part.nearest(query, k, live=self._live(i, placement))
+                found, cosines = part.nearest(query, k, local, live)
             rows.append(np.asarray(placement.rows)[found])
             scores.append(cosines)
         if not rows:
             return []
-        merged, cosines = np.concatenate(rows), np.concatenate(scores)
-        order = np.lexsort((merged, -cosines))[:k]  # by score, ties by global row
-        return list(zip(merged[order].tolist(), cosines[order].tolist(), strict=True))
+        merged, cosines = best(np.concatenate(rows), np.concatenate(scores), k)
+        return list(zip(merged.tolist(), cosines.tolist(), strict=True))
 
     def _live(self, i: int, placement: Placement) -> np.ndarray | None:
         """The segment's live rows as a mask (None: all live), made once."""

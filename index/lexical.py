@@ -186,6 +186,8 @@ class Part:
         """Global numbers and float32 BM25 scores of the live documents holding `term`,
         computed as bm25s's "lucene" method does (float64 term part, float32 result)."""
         docs, tfs = self.postings.term(term)
+        if docs.size == 0:  # a term this segment lacks (often so in a small one): no arithmetic
+            return docs.astype(np.int64), np.zeros(0, dtype=np.float32)
         if self.first is None:
             keep = self.live[docs]
             docs, tfs = docs[keep], tfs[keep]
@@ -299,8 +301,9 @@ class LexicalIndex:
         for term, idf in weighted:
             for part in self.parts:
                 rows, values = part.scored(term, np.float32(idf))
-                scores[rows] += values
-                scored.append(rows)
+                if rows.size:
+                    scores[rows] += values
+                    scored.append(rows)
         return scores, scored
 
     def top_weighted(

@@ -122,29 +122,31 @@ class VectorIndex:
     def _exact(
         self, q: np.ndarray, k: int, allowed: np.ndarray | None, live: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact search of a flat index, row by row (inner_products) rather than by the
-        index's search: FAISS splits the rows among threads and SIMD blocks by the index's
-        size, so one vector's score could differ in its last bit between indexes of
-        different sizes, and a near tie change places. Scored row by row, each row scores
-        alike wherever it is, so a segmented index scores exactly like one build. Ties at
-        the cut and in the order go by row."""
+        """Exact search of a flat index: every candidate scored (scored), the best k kept
+        (best): ties at the cut and in the order go by row."""
+        return best(*self.scored(q, allowed, live), k)
+
+    def scored(
+        self, query: np.ndarray, allowed: np.ndarray | None = None, live: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A flat index's rows (int64, ascending; the `allowed` or `live` ones only) and
+        their float32 cosines with the query, every one, uncut: for a caller that cuts the
+        rows of many flat segments together (index/composite.py).
+
+        Scored row by row (inner_products) rather than by the index's search: FAISS splits
+        the rows among threads and SIMD blocks by the index's size, so one vector's score
+        could differ in its last bit between indexes of different sizes, and a near tie
+        change places. Scored row by row, each row scores alike wherever it is, so a
+        segmented index scores exactly like one build."""
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        scores = inner_products(self.matrix, q)  # every row: a view, no copy
         if allowed is not None:
             rows = distinct([np.asarray(allowed, dtype=np.int64)])
         elif live is not None:
             rows = np.flatnonzero(live)
         else:
-            rows = None
-        scores = inner_products(self.matrix, q)  # every row: a view, no copy
-        if rows is None:
-            rows = np.arange(len(scores))
-        else:
-            scores = scores[rows]
-        if len(scores) > k:  # every row scoring at least the k-th, so ties are settled below
-            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-            keep = np.flatnonzero(scores >= kth)
-            rows, scores = rows[keep], scores[keep]
-        order = np.lexsort((rows, -scores))[:k]
-        return rows[order], scores[order]
+            return np.arange(len(scores), dtype=np.int64), scores
+        return rows, scores[rows]
 
     def save(self, path: Path) -> None:
         """Write the index to one file (FAISS's own binary format, no pickle)."""
@@ -167,6 +169,20 @@ class VectorIndex:
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index)
+
+
+def best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of scored rows, best first, ties by row: every row scoring at least the
+    k-th is kept before the order, so that a tie at the cut is settled by row, not by
+    where np.partition left it."""
+    if k <= 0:
+        return rows[:0], scores[:0]
+    if len(scores) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = np.flatnonzero(scores >= kth)
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))[:k]
+    return rows[order], scores[order]
 
 
 def inner_products(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -59,3 +59,32 @@ def test_exact_scores_of_a_row_do_not_depend_on_the_rows_scored_with_it():
         assert np.array_equal(inner_products(matrix[start:end], query), whole[start:end])
     assert np.allclose(whole, matrix.astype(np.float64) @ query.astype(np.float64), atol=1e-4)
     assert inner_products(matrix[:0], query).shape == (0,)
+
+
+def test_segments_cut_together_answer_as_one_index_with_ties_by_global_row():
+    # flat segments, one with deletes and rows out of order, hold the rows of one index;
+    # duplicated vectors tie, and the tie at the cut goes to the lower global row
+    from index.composite import RowMap, SegmentedVectors
+    from index.segments import Placement
+
+    vectors = unit_vectors(60, seed=5)
+    vectors[40] = vectors[7]  # ties across segments
+    vectors[41] = vectors[7]
+    order = np.random.default_rng(1).permutation(60)  # global row of each stored vector
+    pieces, placements = [], []
+    for start, end in [(0, 25), (25, 31), (31, 60)]:
+        rows = order[start:end].astype(np.int64)
+        stored = vectors[rows]
+        if start == 25:  # a deleted paragraph, its vector still stored
+            stored = np.vstack([stored, unit_vectors(1, seed=99)])
+            rows = np.append(rows, -1)
+        pieces.append(VectorIndex(build_vector_index(stored, hnsw_threshold=10**6)))
+        placements.append(Placement(rows, np.ones(1, dtype=bool)))
+    segmented = SegmentedVectors(pieces, RowMap.of(placements, "test"))
+    whole = VectorIndex(build_vector_index(vectors, hnsw_threshold=10**6))
+    for query in [vectors[7], *unit_vectors(5, seed=11)]:
+        for k in (1, 2, 3, 10, 60):
+            assert segmented.search(query, k) == whole.search(query, k)
+        allowed = np.array([41, 40, 3, 55], dtype=np.int64)
+        assert segmented.search(query, 2, allowed) == whole.search(query, 2, allowed)
+    assert [row for row, _ in segmented.search(vectors[7], 2)] == [7, 40]
