@@ -100,8 +100,9 @@ def _dtype(settings: Settings, model: str) -> str:
 @click.option(
     "--watch",
     is_flag=True,
-    help="After reindexing, keep polling the source folder and reindex (incrementally) "
-    "whenever its files change, one line a reindex, until Ctrl+C.",
+    help="After reindexing, keep watching the source folder (its file events, else "
+    "polls) and reindex (incrementally) whenever its files change, one line a reindex, "
+    "until Ctrl+C.",
 )
 @click.option(
     "--interval",
@@ -109,7 +110,9 @@ def _dtype(settings: Settings, model: str) -> str:
     metavar="SECONDS",
     default=2.0,
     show_default=True,
-    help="Seconds between two polls of the source folder with --watch.",
+    help="Seconds between two polls of the source folder with --watch where the file "
+    "system gives no events; with events, the folder is listed on each change and at "
+    "least every max(SECONDS, 60).",
 )
 @click.option(
     "--ray",
@@ -188,7 +191,6 @@ def reindex(
         if watch:
             from indexer.watch import watch as watching
 
-            click.echo(f"watching {source} every {interval:g} s; Ctrl+C stops")
             stale = current if if_stale and not full else None
             with interruptible():  # to Ctrl+C
                 watching(source, run, click.echo, interval, follow_symlinks, stale)

@@ -65,7 +65,7 @@ def test_the_watch_reindexes_when_files_change_and_only_then(tmp_path: Path) -> 
         lambda: article(tmp_path, "a.txt", "гамма"),
     )
     with pytest.raises(KeyboardInterrupt):
-        watch(tmp_path, reindex, lines.append, sleep=polls)
+        watch(tmp_path, reindex, lines.append, sleep=polls, events=False)
     assert calls == [True, False, False, False]
     assert "1 new, 0 changed, 0 removed file(s)" in lines[1]
     assert "reindex failed: no readable articles" in lines[2]
@@ -84,7 +84,8 @@ def test_a_reindex_already_running_is_tried_again_at_the_next_poll(tmp_path: Pat
         return BuildReport()
 
     with pytest.raises(KeyboardInterrupt):
-        watch(tmp_path, reindex, lines.append, sleep=Polls(lambda: None, lambda: None))
+        polls = Polls(lambda: None, lambda: None)
+        watch(tmp_path, reindex, lines.append, sleep=polls, events=False)
     assert calls == [True, True]
     assert "trying again" in lines[0]
 
@@ -93,7 +94,8 @@ def test_an_index_up_to_date_is_not_reindexed_at_start(tmp_path: Path) -> None:
     article(tmp_path, "a.txt", "альфа")
     calls: list[bool] = []
     with pytest.raises(KeyboardInterrupt):
-        watch(tmp_path, calls.append, print, current=lambda: True, sleep=Polls(lambda: None))
+        polls = Polls(lambda: None)
+        watch(tmp_path, calls.append, print, current=lambda: True, sleep=polls, events=False)
     assert calls == []
 
 
@@ -103,12 +105,12 @@ def test_an_index_up_to_date_is_not_reindexed_at_start(tmp_path: Path) -> None:
 class Watcher:
     """`manage.py reindex --watch` in a child process, its output collected line by line."""
 
-    def __init__(self, source: Path, index_dir: Path, cache: Path) -> None:
+    def __init__(self, source: Path, index_dir: Path, cache: Path, interval: float = 0.2) -> None:
         self.index_dir = index_dir
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.watch_child", "--source", str(source),
-             "--index", str(index_dir), "--interval", "0.2"],
+             "--index", str(index_dir), "--interval", str(interval)],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT), "POISK_CACHE": str(cache)},
             stdout=subprocess.PIPE,
@@ -175,6 +177,52 @@ def test_reindex_watch_indexes_files_as_they_land_and_stops_on_ctrl_c(tmp_path: 
     assert not watcher.said("Traceback")
 
 
+def test_file_events_wake_the_watch_long_before_its_next_poll(tmp_path: Path) -> None:
+    # the real command, polling once an hour: only the file system's events (inotify)
+    # can make it index a file in a folder made after it started
+    source, index_dir = tmp_path / "src", tmp_path / "index"
+    source.mkdir()
+    article(source, "a.txt", "альфа")
+    watcher = Watcher(source, index_dir, tmp_path / "cache", interval=3600)
+    try:
+        watcher.until(lambda: watcher.finds("альфа"), "first index")
+        assert watcher.said("by its file events (and a listing every 3600 s)")
+        (source / "2026" / "12").mkdir(parents=True)
+        article(source / "2026" / "12", "b.txt", "бета")
+        watcher.until(lambda: watcher.finds("бета"), "new article indexed", timeout=30)
+        (source / "a.txt").unlink()
+        watcher.until(lambda: not watcher.finds("альфа"), "removed article gone", timeout=30)
+        watcher.process.send_signal(signal.SIGINT)
+        watcher.process.wait(timeout=30)
+    finally:
+        if watcher.process.poll() is None:
+            watcher.process.kill()
+            watcher.process.wait()
+    assert watcher.process.returncode == 130, "\n".join(watcher.lines)
+
+
+def test_without_file_events_the_watch_polls_at_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # where the file system gives no events (here: the inotify watch limit), polls
+    def no_events(source: Path) -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr("indexer.watch.Changes", no_events)
+    article(tmp_path, "a.txt", "альфа")
+    lines: list[str] = []
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        watch(tmp_path, lambda first: BuildReport(), lines.append, 2.0, sleep=sleep)
+    assert "by a poll every 2 s (no file events: [Errno 28] inotify watch limit" in lines[0]
+    assert waits == [2.0]
+
+
 def test_a_folder_slow_to_list_is_polled_less_often(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -189,7 +237,7 @@ def test_a_folder_slow_to_list_is_polled_less_often(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        watch(tmp_path, lambda first: BuildReport(), print, interval=2.0, sleep=sleep)
+        watch(tmp_path, lambda first: BuildReport(), print, 2.0, sleep=sleep, events=False)
     assert waits == [12.0, 12.0]  # four times the listing, not the 2 s interval
 
 
