@@ -41,6 +41,8 @@ METHOD = "lucene"
 # when its key has this many sounds at least: shorter keys match too many unrelated words.
 MIN_SOUNDS = 3
 BM25_SETTINGS = {"engine": "poisk postings 1", "method": METHOD, "k1": K1, "b": B}
+# Segments smaller than this (documents) are searched as one part (LexicalIndex.over).
+SMALL_SEGMENT = 5_000
 VOCAB_NAME = "vocab.json"
 ARRAYS = ("indptr", "docs", "tfs", "lengths")
 
@@ -81,6 +83,27 @@ class Postings:
         np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
         docs = (keys - terms * max(len(documents), 1)).astype(np.int32)
         return cls(vocab, indptr, docs, tfs.astype(np.int32), lengths)
+
+    @classmethod
+    def joined(cls, parts: Sequence[Postings]) -> Postings:
+        """Several segments' postings as one, each one's documents numbered on after the
+        one before's (the second's first document is the first's size), in memory.
+        Within a term the documents stay ascending: parts in order, each ascending."""
+        vocab: dict[str, int] = {}
+        ids = []
+        for part in parts:
+            terms = sorted(part.vocab, key=part.vocab.__getitem__)  # by term id
+            found = (vocab.setdefault(term, len(vocab)) for term in terms)
+            ids.append(np.repeat(np.fromiter(found, np.int64, len(terms)), np.diff(part.indptr)))
+        offsets = np.cumsum([0, *(part.size for part in parts[:-1])])
+        terms = np.concatenate(ids)
+        order = np.argsort(terms, kind="stable")  # by term, then part, then document
+        docs = np.concatenate([p.docs.astype(np.int64) + o for p, o in zip(parts, offsets)])
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+        tfs = np.concatenate([part.tfs for part in parts])[order]
+        lengths = np.concatenate([part.lengths for part in parts])
+        return cls(vocab, indptr, docs[order].astype(np.int32), tfs, lengths)
 
     @property
     def size(self) -> int:
@@ -218,16 +241,24 @@ class LexicalIndex:
         cls,
         segments: Sequence[tuple[Postings, np.ndarray]],
         stats: tuple[int, int] | None = None,
+        join_below: int = SMALL_SEGMENT,
     ) -> LexicalIndex:
         """The index of segments' postings, each with its documents' global rows (-1:
         deleted); the rows of all segments together number the live documents 0..N-1.
 
         `stats` (live documents, their total length) are the whole index's when these
         segments are only a shard of it (index/shard.py): scores then use the statistics
-        of the whole collection; None: these segments are the whole index."""
-        lives = [np.asarray(rows) >= 0 for _, rows in segments]
+        of the whole collection; None: these segments are the whole index.
+
+        Segments of fewer than `join_below` documents are joined into one part (in
+        memory, when loaded): each segment costs every query term a look-up and a few
+        array operations, which for the small new segments of an incremental reindex
+        cost more than their postings. Scores do not change: a document's terms are
+        summed in the same order, whatever part holds it."""
         if stats is None:
             stats = live_stats([(p.lengths, rows) for p, rows in segments])
+        segments = _small_joined(segments, join_below)
+        lives = [np.asarray(rows) >= 0 for _, rows in segments]
         size, total = stats
         avgdl = np.float64(total) / size if size else np.float64(1.0)
         parts = [
@@ -401,6 +432,19 @@ class LexicalIndex:
         """Read a one-segment index written by save(), every document live."""
         postings = Postings.load(folder, mmap)
         return cls.over([(postings, np.arange(postings.size, dtype=np.int64))])
+
+
+def _small_joined(
+    segments: Sequence[tuple[Postings, np.ndarray]], below: int
+) -> list[tuple[Postings, np.ndarray]]:
+    """`segments` with those of fewer than `below` documents joined into one, last (the
+    order of parts changes no score or tie: ties go by global row)."""
+    small = [(p, rows) for p, rows in segments if p.size < below]
+    if len(small) < 2:
+        return list(segments)
+    joined = Postings.joined([p for p, _ in small])
+    rows = np.concatenate([np.asarray(rows, dtype=np.int64) for _, rows in small])
+    return [(p, rows) for p, rows in segments if p.size >= below] + [(joined, rows)]
 
 
 def live_stats(segments: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int]:

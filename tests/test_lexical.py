@@ -137,7 +137,10 @@ def test_holders_over_segments_with_deletes_count_only_live_documents():
     analysed = [analyze(d) for d in DOCS]
     chunks = [analysed[0:4], analysed[4:8], analysed[8:12]]
     rows = [np.array([9, 0, 5, 1]), np.array([-1, 2, 8, 3]), np.array([4, 6, 7, -1])]
-    index = LexicalIndex.over([(Postings.build(c), r) for c, r in zip(chunks, rows)])
+    segments = [(Postings.build(c), r) for c, r in zip(chunks, rows)]
+    index = LexicalIndex.over(segments, join_below=0)
+    joined = LexicalIndex.over(segments)  # the three small segments searched as one part
+    assert (len(index.parts), len(joined.parts)) == (3, 1)
     live = {int(row): doc for row, doc in zip(np.concatenate(rows), analysed) if row >= 0}
     groups = [["порт"], ["баку", "азия"], ["лукойл"]]
     wanted = [0, 3, 5, 9, 7]
@@ -148,6 +151,12 @@ def test_holders_over_segments_with_deletes_count_only_live_documents():
         if len(group) == 1:
             assert index.holding(group[0]).tolist() == holding
     assert index.size == 10
+    assert joined.holders(groups, wanted)[0][0] == index.holders(groups, wanted)[0][0]
+    for query in [*QUERIES, "порт стипендии Перу Баку"]:
+        terms = analyze(query)
+        assert joined.search(terms, 10) == index.search(terms, 10)
+        assert np.array_equal(joined.scores(terms), index.scores(terms))
+        assert joined.coverage(terms, wanted).tolist() == index.coverage(terms, wanted).tolist()
 
 
 def test_segments_numbered_in_order_score_and_hold_as_one_build(index):
@@ -156,8 +165,20 @@ def test_segments_numbered_in_order_score_and_hold_as_one_build(index):
     analysed = [analyze(d) for d in DOCS]
     bounds = [(0, 4), (4, 9), (9, 12)]
     parts = [(Postings.build(analysed[a:b]), np.arange(a, b)) for a, b in bounds]
-    split = LexicalIndex.over(parts)
+    split = LexicalIndex.over(parts, join_below=0)
     assert [part.first for part in split.parts] == [0, 4, 9]
+    # joined in memory: all three (rows following on: read as one), or the two smaller
+    # (4 and 3 documents, rows 0-3 and 9-11: read through their rows)
+    every = LexicalIndex.over(parts, join_below=6)
+    assert [(part.first, part.postings.size) for part in every.parts] == [(0, 12)]
+    some = LexicalIndex.over(parts, join_below=5)
+    assert [(part.first, part.postings.size) for part in some.parts] == [(4, 5), (None, 7)]
+    for query in [*QUERIES, "порт стипендии Перу Баку"]:
+        terms = analyze(query)
+        for joined in (every, some):
+            assert joined.search(terms, 5) == index.search(terms, 5)
+            assert np.array_equal(joined.scores(terms), index.scores(terms))
+            assert joined.holding("порт").tolist() == [0, 1, 9]
     for query in [*QUERIES, "порт стипендии Перу Баку"]:
         terms = analyze(query)
         assert split.search(terms, 5) == index.search(terms, 5)
