@@ -143,6 +143,12 @@ class Watcher:
     def said(self, text: str) -> bool:
         return any(text in line for line in self.lines)
 
+    def close(self) -> None:
+        """Kill the watch if it still runs (a test that failed before its Ctrl+C)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
 
 def test_reindex_watch_indexes_files_as_they_land_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     source, index_dir = tmp_path / "src", tmp_path / "index"
@@ -170,9 +176,7 @@ def test_reindex_watch_indexes_files_as_they_land_and_stops_on_ctrl_c(tmp_path: 
         watcher.process.send_signal(signal.SIGINT)
         watcher.process.wait(timeout=30)
     finally:
-        if watcher.process.poll() is None:
-            watcher.process.kill()
-            watcher.process.wait()
+        watcher.close()
     assert watcher.process.returncode == 130, "\n".join(watcher.lines)
     assert not watcher.said("Traceback")
 
@@ -195,9 +199,7 @@ def test_file_events_wake_the_watch_long_before_its_next_poll(tmp_path: Path) ->
         watcher.process.send_signal(signal.SIGINT)
         watcher.process.wait(timeout=30)
     finally:
-        if watcher.process.poll() is None:
-            watcher.process.kill()
-            watcher.process.wait()
+        watcher.close()
     assert watcher.process.returncode == 130, "\n".join(watcher.lines)
 
 
