@@ -129,7 +129,7 @@ class SegmentedStore:
         found: dict[int, Paragraph] = {}
         for segment, (glob, local) in self.rows.split(rows).items():
             texts = self.stores[segment].paragraphs(local.tolist())
-            found.update((int(g), texts[int(loc)]) for g, loc in zip(glob, local))
+            found.update(zip(glob.tolist(), map(texts.__getitem__, local.tolist())))
         return found
 
     def article(
@@ -271,8 +271,7 @@ class SegmentedTitles:
         """Cosine of each doc's article title with the (unit) query vector."""
         found: dict[int, float] = {}
         for segment, (glob, local) in self.rows.split(docs).items():
-            scores = self.parts[segment].similarities(local.tolist(), query)
-            found.update((int(g), scores[int(loc)]) for g, loc in zip(glob, local))
+            found.update(zip(glob.tolist(), self.parts[segment].scores(local, query).tolist()))
         return {int(doc): found[int(doc)] for doc in docs}
 
 

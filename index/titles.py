@@ -51,12 +51,14 @@ class Titles:
         """Cosine of each doc's article title with the (unit) query vector."""
         if not docs:
             return {}
-        owners = self.rows[np.asarray(docs, dtype=np.int64)]
-        matrix = self.vectors[owners].astype(np.float32)
+        return dict(zip(docs, self.scores(np.asarray(docs, dtype=np.int64), query).tolist()))
+
+    def scores(self, docs: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """similarities() as an array (float32), in the order of `docs` (int64)."""
+        matrix = self.vectors[self.rows[docs]].astype(np.float32)
         # einsum, not BLAS: each row's sum the same however many rows are asked together,
         # so a build of many segments gives the very similarities of one build.
-        scores = np.einsum("ij,j->i", matrix, np.asarray(query, dtype=np.float32))
-        return dict(zip(docs, scores.tolist()))
+        return np.einsum("ij,j->i", matrix, np.asarray(query, dtype=np.float32))
 
 
 def load_titles(
