@@ -93,11 +93,11 @@ class HashEncoder:
 def write_articles(corpus: SyntheticCorpus, first: int, last: int, folder: Path, tag: str) -> int:
     """Write articles [first, last) of `corpus` as JSONL files named by `tag`; returns the
     paragraphs written."""
-    articles, paragraphs = corpus.articles_and_paragraphs()
+    rows = (first * PARAGRAPHS_PER_ARTICLE, last * PARAGRAPHS_PER_ARTICLE)
+    chosen, paragraphs = corpus.articles_and_paragraphs(rows)
     by_article: dict[str, list[str]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article_id, []).append(p.text)
-    chosen = articles[first:last]
     for start in range(0, len(chosen), FILE_ARTICLES):
         lines = [
             json.dumps(

@@ -9,7 +9,7 @@ import pytest
 
 from bench.load import parse_wrk
 from bench.scale.build import build_index
-from bench.scale.corpus import SyntheticCorpus
+from bench.scale.corpus import CHUNK, SyntheticCorpus
 from bench.scale.probe import probe
 from bench.scale.report import parse_indexing
 from index.manifest import Manifest, ModelRecord
@@ -60,6 +60,15 @@ def test_the_corpus_is_seeded_and_its_vectors_cluster_by_story():
     assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     same_story, other = float(v[0] @ v[1]), float(v[0] @ v[25])  # stories are 20 rows
     assert same_story > 0.6 and abs(other) < 0.3
+
+
+def test_a_range_of_the_corpus_is_made_alike_without_the_rest():
+    # the freshness bench writes each batch's articles without making the whole corpus
+    corpus = SyntheticCorpus(2 * CHUNK + 500)  # made CHUNK rows at a time
+    articles, paragraphs = corpus.articles_and_paragraphs()
+    for first, last in [(0, 7), (4_990, 5_010), (1_234, 10_050)]:  # within, across, to the end
+        some = corpus.articles_and_paragraphs((first * 10, last * 10))
+        assert some == (articles[first:last], paragraphs[first * 10 : last * 10])
 
 
 def test_a_small_bench_index_is_built_and_searched(tmp_path: Path):

@@ -129,11 +129,20 @@ class SyntheticCorpus:
         for start in range(0, self.n, CHUNK):
             yield start, min(start + CHUNK, self.n)
 
-    def articles_and_paragraphs(self) -> tuple[list[Article], list[Paragraph]]:
-        """Every article (title, date) and paragraph, in row order."""
+    def articles_and_paragraphs(
+        self, rows: tuple[int, int] | None = None
+    ) -> tuple[list[Article], list[Paragraph]]:
+        """Every article (title, date) and paragraph, in row order; with `rows` (start,
+        stop: article boundaries), those of the paragraph rows [start, stop) alone, made
+        without the rest (the chunks holding them only)."""
+        first, last = rows or (0, self.n)
         articles, paragraphs = [], []
         for start, stop in self.chunks():
+            if stop <= first or start >= last:
+                continue
             for row, text in zip(range(start, stop), self.texts(start, stop)):
+                if not first <= row < last:
+                    continue
                 a, n = divmod(row, PARAGRAPHS_PER_ARTICLE)
                 aid = f"synth-{a:07d}"
                 if n == 0:
