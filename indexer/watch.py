@@ -13,7 +13,7 @@ machine, and inotify does not follow a symlinked folder, so the watch also lists
 folder every SAFETY_POLL seconds (or the interval, if longer). Where there are no events
 (another system, the inotify watch limit reached) it polls every `interval` seconds, as
 it did before events. Listing 100,000 files takes a second or two here, so a folder that
-large is listed at most every four listings' time.
+large is listed at most every four listings' time, after events too.
 
 One line is printed a reindex. A reindex that fails (an unreadable corpus, a full disk)
 prints its error and the watch goes on, waiting for the next change; one that finds
@@ -93,11 +93,13 @@ class Changes:
         self._observer.schedule(_Handler(self._changed), str(source), recursive=True)
         self._observer.start()
 
-    def wait(self, seconds: float) -> None:
-        """Return when something changed since the last wait (after SETTLE more seconds,
-        so that a burst of writes is one listing) or after `seconds`."""
+    def wait(self, seconds: float, spacing: float = 0.0) -> None:
+        """Return when something changed since the last wait, or after `seconds`. After a
+        change, SETTLE seconds later (a burst of writes is one listing), and not before
+        `spacing` seconds from the call (a folder slow to list is listed that far apart)."""
+        started = time.monotonic()
         if self._changed.wait(seconds):
-            time.sleep(SETTLE)
+            time.sleep(max(SETTLE, spacing - (time.monotonic() - started)))
         self._changed.clear()  # a change from now on ends the next wait
 
     def close(self) -> None:
@@ -194,12 +196,12 @@ def _pause(
     changes: Changes | None, interval: float, listing: float, sleep: Callable[[float], None]
 ) -> None:
     """Wait for the next listing: the next event (or the safety poll), else the interval;
-    for a folder slow to list, at least POLL_SPACING listings' time."""
+    for a folder slow to list, at least POLL_SPACING listings' time either way."""
     slow = listing * POLL_SPACING
     if changes is None:
         sleep(max(interval, slow))
     else:
-        changes.wait(max(interval, SAFETY_POLL, slow))
+        changes.wait(max(interval, SAFETY_POLL, slow), slow)
 
 
 def _reindex_once(

@@ -19,7 +19,7 @@ from core.errors import CorpusError, ReindexRunning, SearchError
 from index.swap import reindex_lock
 from indexer.build import BuildReport
 from indexer.file_record import path_keys
-from indexer.watch import watch
+from indexer.watch import Changes, watch
 from search.contract import SearchRequest
 from search.service import Searcher
 from tests.conftest import ROOT
@@ -223,6 +223,25 @@ def test_without_file_events_the_watch_polls_at_the_interval(
         watch(tmp_path, lambda first: BuildReport(), lines.append, 2.0, sleep=sleep)
     assert "by a poll every 2 s (no file events: [Errno 28] inotify watch limit" in lines[0]
     assert waits == [2.0]
+
+
+def test_an_event_ends_a_wait_but_not_before_a_slow_folder_s_spacing(tmp_path: Path) -> None:
+    changes = Changes(tmp_path)
+    try:
+        started = time.monotonic()
+        changes.wait(0.3)  # nothing changed: the whole wait
+        assert time.monotonic() - started >= 0.3
+        article(tmp_path, "a.txt", "альфа")
+        started = time.monotonic()
+        changes.wait(60)
+        quick = time.monotonic() - started
+        article(tmp_path, "b.txt", "бета")
+        started = time.monotonic()
+        changes.wait(60, spacing=1.5)  # as after listing a folder that took 0.375 s
+        spaced = time.monotonic() - started
+    finally:
+        changes.close()
+    assert quick < 30 and 1.5 <= spaced < 30
 
 
 def test_a_folder_slow_to_list_is_polled_less_often(
