@@ -18,11 +18,11 @@ import numpy as np
 
 from core.errors import REINDEX_HINT, IndexCorrupt
 from core.records import Article, Paragraph
-from index.rows import distinct
+from index.rows import best, distinct
 from index.segments import Placement
 from index.store import Store
 from index.titles import Titles
-from index.vectors import VectorIndex, best
+from index.vectors import VectorIndex
 
 
 @dataclass(frozen=True)

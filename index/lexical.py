@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import IndexCorrupt
-from index.rows import distinct, members
+from index.rows import best, distinct, members
 from index.text import script, sound_key
 
 K1 = 1.5
@@ -96,11 +96,11 @@ class Postings:
             found = (vocab.setdefault(term, len(vocab)) for term in terms)
             ids.append(np.repeat(np.fromiter(found, np.int64, len(terms)), np.diff(part.indptr)))
         offsets = np.cumsum([0, *(part.size for part in parts[:-1])])
-        terms = np.concatenate(ids)
-        order = np.argsort(terms, kind="stable")  # by term, then part, then document
+        term_ids = np.concatenate(ids)  # each posting's term id in the joined vocabulary
+        order = np.argsort(term_ids, kind="stable")  # by term, then part, then document
         docs = np.concatenate([p.docs.astype(np.int64) + o for p, o in zip(parts, offsets)])
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+        np.cumsum(np.bincount(term_ids, minlength=len(vocab)), out=indptr[1:])
         tfs = np.concatenate([part.tfs for part in parts])[order]
         lengths = np.concatenate([part.lengths for part in parts])
         return cls(vocab, indptr, docs[order].astype(np.int32), tfs, lengths)
@@ -480,12 +480,9 @@ def top(
         mask = np.zeros(scores.shape, dtype=bool)
         mask[allowed] = True
         positive = positive[mask[positive]]
-    if positive.size > k:  # every doc scoring at least the k-th, so that ties at the cut
-        kth = np.partition(scores[positive], positive.size - k)[positive.size - k]
-        positive = positive[scores[positive] >= kth]  # are settled below, not by chance
     # Ties are broken by document order, so the first k are the same at any depth.
-    order = np.lexsort((positive, -scores[positive]))[:k]
-    return [(int(positive[i]), float(scores[positive[i]])) for i in order]
+    docs, values = best(positive, scores[positive], k)
+    return list(zip(docs.tolist(), values.tolist(), strict=True))
 
 
 def _first(rows: np.ndarray) -> int | None:

@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 
 from core.errors import IndexCorrupt
-from index.rows import distinct
+from index.rows import best, distinct
 
 HNSW_THRESHOLD = 100_000
 HNSW_M = 32
@@ -169,20 +169,6 @@ class VectorIndex:
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index)
-
-
-def best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of scored rows, best first, ties by row: every row scoring at least the
-    k-th is kept before the order, so that a tie at the cut is settled by row, not by
-    where np.partition left it."""
-    if k <= 0:
-        return rows[:0], scores[:0]
-    if len(scores) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep = np.flatnonzero(scores >= kth)
-        rows, scores = rows[keep], scores[keep]
-    order = np.lexsort((rows, -scores))[:k]
-    return rows[order], scores[order]
 
 
 def inner_products(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:

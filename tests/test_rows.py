@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from index.rows import common, distinct, members
+from index.rows import best, common, distinct, members
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -25,3 +25,12 @@ def test_empty_row_sets():
     assert distinct([empty, np.array([3])]).tolist() == [3]
     assert members(np.array([3]), empty).tolist() == [False]
     assert common(empty, np.array([1, 2])).tolist() == []
+
+
+def test_best_keeps_k_best_first_with_ties_at_the_cut_settled_by_row():
+    rows = np.array([9, 2, 7, 4, 5], dtype=np.int64)
+    scores = np.array([0.5, 0.9, 0.5, 0.5, 0.1], dtype=np.float32)
+    found, values = best(rows, scores, 3)
+    assert found.tolist() == [2, 4, 7] and values.tolist() == pytest.approx([0.9, 0.5, 0.5])
+    assert best(rows, scores, 10)[0].tolist() == [2, 4, 7, 9, 5]
+    assert best(rows, scores, 0)[0].size == 0
