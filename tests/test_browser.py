@@ -113,6 +113,17 @@ def _screenshot(driver, name: str) -> None:
         driver.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
+def _submit(driver) -> None:
+    """Submit the search form and wait for the page it leads to: a form's navigation can
+    start after click() has returned, and the page read would still be the form's."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    before = driver.current_url
+    driver.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    WebDriverWait(driver, 10).until(lambda d: d.current_url != before)
+
+
 def test_search_then_follow_a_result_to_its_article(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -147,7 +158,7 @@ def test_english_question_and_the_mode_selector(server, browser):
     browser.get(server + "/")
     Select(browser.find_element(By.NAME, "mode")).select_by_value("semantic")
     browser.find_element(By.NAME, "q").send_keys("stipends for NAM students")
-    browser.find_element(By.CSS_SELECTOR, "form.search button, form.search [type=submit]").click()
+    _submit(browser)
     snippets = [s.text for s in browser.find_elements(By.CSS_SELECTOR, "li.result .snippet")]
     assert any("100 стипендий" in s for s in snippets[:3])
     assert "mode=semantic" in browser.current_url

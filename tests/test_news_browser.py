@@ -16,7 +16,7 @@ import pytest
 from tests.corpora import build_searcher
 from tests.live import serving
 from tests.news import write_news_corpus
-from tests.test_browser import _screenshot, browser  # noqa: F401  (a fixture)
+from tests.test_browser import _screenshot, _submit, browser  # noqa: F401  (a fixture)
 
 DESKTOP, PHONE = (1100, 900), (390, 844)
 
@@ -91,7 +91,7 @@ def test_the_date_filter_from_the_form_and_its_message(news_server, no_js) -> No
         if date_from.get_attribute("value") == "2025-09-01":
             break
     assert date_from.get_attribute("value") == "2025-09-01"
-    no_js.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    _submit(no_js)
     assert "date_from=2025-09-01" in no_js.current_url and "sort=date" in no_js.current_url
     dates = [
         t.get_attribute("datetime") for t in no_js.find_elements(By.CSS_SELECTOR, "li.result time")
