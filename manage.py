@@ -45,7 +45,8 @@ def _load_cross(ctx: click.Context, settings: Settings) -> Any:
 
 def _dtype(settings: Settings, model: str) -> str:
     """What will compute `model`'s vectors here: the runtime and dtype settings resolved
-    against this CPU ("float32", "bfloat16", "onnx-fp32" or "onnx-int8", as manifests say)."""
+    against this CPU for passages ("float32", "bfloat16" or "onnx-" and a precision, as
+    manifests say)."""
     from encoders.encoder import resolve_precision  # "auto" may ask torch about the CPU
 
     return resolve_precision(settings.runtime, settings.dtype, model)

@@ -10,9 +10,9 @@
 | POISK_DTYPE       | auto         | auto, float32 or bfloat16: the precision the model    |
 |                   |              | runs in (auto: bfloat16 where the CPU computes it)    |
 | POISK_CROSS_MODEL | use-multilingual-v3 | the second, cross-lingual dense model, or none |
-| POISK_RUNTIME     | auto         | auto, torch, onnx-fp32 or onnx-int8: what runs the    |
-|                   |              | bundled model (auto: ONNX Runtime fp32 where the CPU  |
-|                   |              | lacks native bfloat16, else torch; docs/performance)  |
+| POISK_RUNTIME     | auto         | auto, torch, onnx-fp32, onnx-int8 or onnx-mixed: what |
+|                   |              | runs the bundled model (auto: per CPU and role, the   |
+|                   |              | fastest measured; encoders.encoder.resolve_precision) |
 | POISK_QUERY_CACHE | 4096         | query vectors kept per dense model (LRU); 0: none     |
 | POISK_SENTENCE_CACHE | 16384     | sentence vectors kept per dense model for marking     |
 |                   |              | cross-script hits (LRU; search/sentences.py); 0: none |

@@ -39,7 +39,7 @@ class Encoder(Protocol):
     name: str  # model name as given by the user (recorded in the index manifest)
     fingerprint: str  # stable hash identifying the weights and dtype (recorded in the manifest)
     # what computed the vectors: torch in "float32" or "bfloat16", or ONNX Runtime in
-    # "onnx-fp32" or "onnx-int8" (recorded in the manifest; part of the fingerprint)
+    # "onnx-fp32", "onnx-int8" or "onnx-mixed" (recorded in the manifest; part of the fingerprint)
     dtype: str
     dimension: int
     max_tokens: int  # passage tokens that fit one window (max length - prompt - specials)
@@ -61,14 +61,6 @@ def unit_rows(vectors: np.ndarray) -> None:
     """Scale each row to length 1, in place (an all-zero row stays zero): the index scores
     by inner product, which is cosine only for unit vectors."""
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
-def with_dtype(weights_fingerprint: str, dtype: str) -> str:
-    """The fingerprint of vectors computed with these weights in ``dtype``.
-
-    float32 keeps the bare weights hash (indexes and caches from before dtypes stay valid).
-    """
-    return weights_fingerprint if dtype == "float32" else f"{weights_fingerprint}+{dtype}"
 
 
 @contextmanager

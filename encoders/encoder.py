@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from core.config import Settings
+from core.fingerprint import with_dtype
 from core.lru import CacheStats
-from encoders.base import Encoder, ModelLoadError, quiet_loading, unit_rows, with_dtype
+from encoders.base import Encoder, ModelLoadError, quiet_loading, unit_rows
 from encoders.bounds import clip_all
 from encoders.bundled import (
     DEFAULT_MODEL_NAME,
@@ -38,7 +39,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 DTYPES = ("auto", "float32", "bfloat16")
 # What runs the model (POISK_RUNTIME). The ONNX ones run the bundled model only
 # (encoders/onnx_encoder.py); "auto" picks by the CPU, see resolve_precision.
-RUNTIMES = ("auto", "torch", "onnx-fp32", "onnx-int8")
+RUNTIMES = ("auto", "torch", "onnx-fp32", "onnx-int8", "onnx-mixed")
 
 # torch.set_num_threads is process-wide: encodes (and the tokenizer, whose truncation settings
 # sentence-transformers changes while encoding) are serialised by this lock, so one caller's
@@ -145,23 +146,30 @@ class SentenceTransformerEncoder:
         return max_len - specials - (self._count(prompt, False) if prompt else 0)
 
 
+ROLES = ("passages", "queries")  # what an encoder is loaded for; "auto" may differ by role
+_BF16 = {"amx_bf16", "avx512_bf16"}  # native bfloat16: torch runs it on the CPU's units
+_INT8_DOT = {"avx512_vnni", "avx_vnni", "amx_int8"}  # int8 dot products summed in int32
+
+
 def load_encoder(
     name: str | None,
     cache_dir: Path,
     dtype: str = "auto",
     runtime: str | None = None,
     query_cache: int | None = None,
+    role: str = "passages",
 ) -> Encoder:
     """The encoder for ``name`` (None: the bundled default), caching conversions in cache_dir.
 
     ``runtime`` is a POISK_RUNTIME value and ``query_cache`` the query cache's entries; None
     reads them from the environment (core.config), so callers that only pass a dtype (the
-    Searcher, the CLI) get the configured ones.
+    Searcher, the CLI) get the configured ones. ``role`` is what it will encode most
+    (:func:`resolve_precision`).
     """
     settings = Settings.from_env() if runtime is None or query_cache is None else None
     runtime = settings.runtime if settings and runtime is None else runtime
     entries = settings.query_cache if settings and query_cache is None else query_cache
-    precision = resolve_precision(str(runtime), dtype, name)
+    precision = resolve_precision(str(runtime), dtype, name, role)
     if precision.startswith("onnx-"):
         from encoders.onnx_encoder import load_onnx_encoder
 
@@ -172,23 +180,39 @@ def load_encoder(
     )
 
 
-def resolve_precision(runtime: str, dtype: str = "auto", model: str | None = None) -> str:
-    """What will compute the vectors here: "float32" or "bfloat16" (torch, as
-    :func:`resolve_dtype`), "onnx-fp32" or "onnx-int8". An unknown runtime, or an ONNX one
-    for another model than the bundled one, raises ModelLoadError.
+def load_query_encoder(name: str | None, cache_dir: Path, dtype: str = "auto") -> Encoder:
+    """The encoder a server runs (queries, and the sentences it marks): :func:`load_encoder`
+    for the "queries" role. It searches builds of the same weights from any runtime."""
+    return load_encoder(name, cache_dir, dtype, role="queries")
 
-    "auto" is ONNX Runtime in float32 for the bundled model where the CPU lacks native
-    bfloat16: the same vectors as torch float32 (cosine 0.99999994, the same MRR@10), queries
-    about 3x faster, no torch in a server. int8 is faster still but moved the seeds' default
-    hybrid MRR@10 by 0.024, more than the 0.01 allowed, so it is chosen by name only
-    (docs/performance.md, "ONNX Runtime, query cache, workers"). Where the CPU has native
-    bfloat16, or where POISK_DTYPE names a torch dtype, "auto" is torch.
+
+def resolve_precision(
+    runtime: str, dtype: str = "auto", model: str | None = None, role: str = "passages"
+) -> str:
+    """What will compute the vectors here: "float32" or "bfloat16" (torch, as
+    :func:`resolve_dtype`), "onnx-fp32", "onnx-int8" or "onnx-mixed" (int8 but the
+    feed-forward outputs: encoders/onnx_export.py). An unknown runtime or role, or an
+    ONNX runtime for another model than the bundled one, raises ModelLoadError.
+
+    "auto" picks, for the bundled model and POISK_DTYPE=auto, the runtime measured fastest on
+    this kind of CPU for ``role`` with MRR@10 within 0.01 (docs/performance.md, "A runtime
+    per role"); otherwise torch:
+
+    - passages: torch bfloat16 where the CPU has native bfloat16 (1.7x onnx-int8's
+      paragraphs/s on an AMX Xeon), else ONNX Runtime float32 (torch's vectors, faster);
+    - queries: onnx-mixed where the CPU sums int8 dot products in int32 (VNNI, AMX): e5's
+      query encode in half the time of onnx-fp32 there, with MRR@10 within 0.01 of float32
+      queries in every mode on the seeds, news and GIMP sets (full int8 was not, in the
+      semantic mode). Without VNNI no int8 variant was measured within 0.01 (int8 moved the
+      seeds' MRR@10 by 0.024), so there queries take the passages' runtime.
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    if role not in ROLES:
+        raise ModelLoadError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     bundled = (model or DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
     if runtime == "auto":
-        runtime = "onnx-fp32" if bundled and dtype == "auto" and _onnx_preferred() else "torch"
+        runtime = _auto_runtime(role) if bundled and dtype == "auto" else "torch"
     if runtime == "torch":
         return resolve_dtype(dtype)
     if not bundled:
@@ -196,13 +220,17 @@ def resolve_precision(runtime: str, dtype: str = "auto", model: str | None = Non
     return runtime
 
 
-def _onnx_preferred() -> bool:
-    """ONNX Runtime is installed and the CPU has no native bfloat16 (read without torch)."""
+def _auto_runtime(role: str) -> str:
+    """The runtime "auto" means for the bundled model in ``role`` on this CPU (read without
+    torch); torch where ONNX Runtime is not installed."""
     import importlib.util
 
     if importlib.util.find_spec("onnxruntime") is None:
-        return False
-    return not ({"amx_bf16", "avx512_bf16"} & cpu_flags())
+        return "torch"
+    flags = cpu_flags()
+    if role == "queries" and _INT8_DOT & flags:
+        return "onnx-mixed"
+    return "torch" if _BF16 & flags else "onnx-fp32"
 
 
 def cpu_flags() -> set[str]:

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from core.config import DEFAULT_MODEL_NAME
+from core.fingerprint import with_dtype
 from core.lru import CacheStats
-from encoders.base import ModelLoadError, cores, unit_rows, with_dtype
+from encoders.base import ModelLoadError, cores, unit_rows
 from encoders.bundled import bundled_fingerprint
 from encoders.onnx_export import MODEL_FILE, ensure_onnx_model
 from encoders.query_cache import DEFAULT_ENTRIES, CachedQueries
@@ -34,8 +35,9 @@ BATCH_SIZE = 32
 class OnnxEncoder:
     """An :class:`encoders.encoder.Encoder` over an ONNX export of the converted folder.
 
-    ``precision`` "fp32" or "int8"; ``dtype`` is then "onnx-fp32" or "onnx-int8", and it is
-    part of the fingerprint, so these vectors never mix with torch's in a cache or an index.
+    ``precision`` "fp32", "int8" or "mixed"; ``dtype`` is then "onnx-" and the precision,
+    and it is part of the fingerprint, so these vectors never mix with torch's in a cache or
+    an index.
     """
 
     def __init__(

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import REINDEX_HINT, IndexCorrupt, IndexMismatch
+from core.fingerprint import weights_of
 from index.lexical import BM25_SETTINGS
 from index.text import ANALYZER_SETTINGS
 
@@ -122,6 +123,7 @@ class Wanted:
     fingerprint: str | None = None
     dimension: int | None = None
     dtype: str | None = None
+    any_runtime: bool = False  # `fingerprint` is of the weights alone: any runtime fits
 
     @classmethod
     def of(cls, encoder: Any) -> Wanted:
@@ -129,15 +131,26 @@ class Wanted:
         record = ModelRecord.of(encoder)
         return cls(record.name, record.fingerprint, record.dimension, record.dtype)
 
+    @classmethod
+    def weights_of(cls, encoder: Any) -> Wanted:
+        """`encoder`'s weights and dimension, computed by any runtime: what a query encoded
+        by `encoder` can search (only the build's own vectors are ever stored together)."""
+        record = ModelRecord.of(encoder)
+        return cls(record.name, weights_of(record.fingerprint), record.dimension, None, True)
+
+    def fits_weights(self, built: ModelRecord) -> bool:
+        """Whether `built` has these weights (and runtime, unless any runtime fits)."""
+        have = weights_of(built.fingerprint) if self.any_runtime else built.fingerprint
+        return self.fingerprint in (None, have)
+
     def matches(self, built: ModelRecord) -> bool:
         """Whether `built` is this model (in the fields given)."""
         pairs = (
             (self.name, built.name),
-            (self.fingerprint, built.fingerprint),
             (self.dimension, built.dimension),
             (self.dtype, built.dtype),
         )
-        return all(want is None or want == have for want, have in pairs)
+        return self.fits_weights(built) and all(want in (None, have) for want, have in pairs)
 
 
 @dataclass(frozen=True)
@@ -157,8 +170,10 @@ class Expected:
     @classmethod
     def serving(cls, encoder: Any, cross: Any = None) -> Expected:
         """What a server running `encoder` (and `cross`, or no cross-lingual model) needs:
-        vectors from these very models and today's text analysis, of any passage kind."""
-        return cls(Wanted.of(encoder), None if cross is None else Wanted.of(cross))
+        vectors from the same weights, in any runtime (its queries are encoded in its own:
+        encoders.encoder.resolve_precision), and today's text analysis, of any passage kind."""
+        wanted = Wanted.weights_of
+        return cls(wanted(encoder), None if cross is None else wanted(cross))
 
 
 class Manifest(_Record):
@@ -217,7 +232,7 @@ class Manifest(_Record):
     def mismatch(self, expected: Expected) -> str | None:
         """Why this build does not fit `expected`, or None when it does: the one check."""
         built, want = self.model, expected.model
-        if built.name != want.name or want.fingerprint not in (None, built.fingerprint):
+        if built.name != want.name or not want.fits_weights(built):
             return f"index was built with model {_named(built)}, not {_named(want)}"
         if want.dimension not in (None, built.dimension):
             return (

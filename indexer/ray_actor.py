@@ -39,7 +39,7 @@ class SentenceModel:
     """Loads the e5 encoder (or any sentence-transformers model) as the local build does.
 
     `precision` is the driver's, already resolved: "float32" or "bfloat16" (torch) or
-    "onnx-fp32" or "onnx-int8" (ONNX Runtime, the bundled model only). "auto" would be
+    "onnx-fp32", "onnx-int8" or "onnx-mixed" (ONNX Runtime, the bundled model only). "auto" would be
     resolved again against each node's CPU, and a node with native bfloat16 would compute
     other vectors than the driver's. `cache_dir` is where the bundled model is converted
     (and exported to ONNX): once per node, in seconds.

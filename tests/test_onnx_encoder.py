@@ -34,7 +34,8 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.model
 @pytest.mark.parametrize(
-    ("precision", "floor", "batched"), [("onnx-fp32", 0.9999, 0.9999), ("onnx-int8", 0.99, 0.995)]
+    ("precision", "floor", "batched"),
+    [("onnx-fp32", 0.9999, 0.9999), ("onnx-int8", 0.99, 0.995), ("onnx-mixed", 0.99, 0.995)],
 )
 def test_onnx_vectors_match_torch(
     torch_encoder, model_cache: Path, precision: str, floor: float, batched: float
@@ -60,6 +61,8 @@ def test_onnx_vectors_are_never_mixed_with_torch_ones(torch_encoder, model_cache
     assert (int8.dtype, fp32.dtype) == ("onnx-int8", "onnx-fp32")
     assert int8.fingerprint == torch_encoder.fingerprint + "+onnx-int8"
     assert fp32.fingerprint == torch_encoder.fingerprint + "+onnx-fp32"
+    mixed = load_encoder(None, model_cache, runtime="onnx-mixed")
+    assert mixed.fingerprint == torch_encoder.fingerprint + "+onnx-mixed"
     assert int8.name == torch_encoder.name and int8.dimension == torch_encoder.dimension
 
 
@@ -86,9 +89,23 @@ def test_serving_on_onnx_does_not_import_torch(model_cache: Path) -> None:
 
 def test_runtime_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(enc_module, "resolve_dtype", lambda d: "float32" if d == "auto" else d)
-    for flags, expected in (({"avx2"}, "onnx-fp32"), ({"avx2", "amx_bf16"}, "float32")):
+    for flags, passages, queries in (
+        ({"avx2"}, "onnx-fp32", "onnx-fp32"),  # no VNNI: int8 missed the MRR bar there
+        ({"avx2", "avx512_vnni"}, "onnx-fp32", "onnx-mixed"),
+        ({"avx2", "avx_vnni"}, "onnx-fp32", "onnx-mixed"),
+        ({"avx2", "amx_bf16", "amx_int8", "avx512_vnni"}, "float32", "onnx-mixed"),
+        ({"avx2", "amx_bf16"}, "float32", "float32"),
+    ):
         monkeypatch.setattr(enc_module, "cpu_flags", lambda flags=flags: flags)
-        assert resolve_precision("auto") == expected
+        assert resolve_precision("auto") == passages  # "passages" is the default role
+        assert resolve_precision("auto", role="passages") == passages
+        assert resolve_precision("auto", role="queries") == queries
+        assert resolve_precision("onnx-fp32", role="queries") == "onnx-fp32"  # a name is kept
+    monkeypatch.setattr(enc_module, "cpu_flags", lambda: {"avx512_vnni"})
+    assert resolve_precision("auto", "bfloat16", role="queries") == "bfloat16"
+    assert resolve_precision("auto", "auto", "/some/other/model", role="queries") == "float32"
+    with pytest.raises(ModelLoadError, match="passages, queries.*'answers'"):
+        resolve_precision("auto", role="answers")
     monkeypatch.setattr(enc_module, "cpu_flags", lambda: {"avx2"})
     assert resolve_precision("auto", "bfloat16") == "bfloat16"  # a torch dtype asked for
     assert resolve_precision("auto", "auto", "/some/other/model") == "float32"
@@ -96,7 +113,9 @@ def test_runtime_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_precision("torch", "bfloat16") == "bfloat16"
     with pytest.raises(ModelLoadError, match="bundled"):
         resolve_precision("onnx-int8", "auto", "/some/other/model")
-    with pytest.raises(ModelLoadError, match="auto, torch, onnx-fp32, onnx-int8.*'tensorrt'"):
+    with pytest.raises(
+        ModelLoadError, match="auto, torch, onnx-fp32, onnx-int8, onnx-mixed.*'tensorrt'"
+    ):
         resolve_precision("tensorrt")
 
 
@@ -155,3 +174,65 @@ def test_a_failed_export_leaves_nothing_behind(
         onnx_export.ensure_onnx_model(converted, "fp32")
     leftovers = [p.name for p in converted.parent.iterdir() if "onnx" in p.name]
     assert leftovers == [onnx_export.onnx_model_dir(converted, "fp32").name + ".lock"]
+
+
+@pytest.mark.model
+def test_a_server_in_another_runtime_searches_a_build(
+    torch_encoder, model_cache: Path, tmp_path: Path
+) -> None:
+    """Passages by torch, queries by ONNX onnx-mixed ("auto" on a CPU with VNNI): the build is
+    served, stats say both runtimes, and each query finds torch's first hit first (int8
+    moves vectors a little: lower places may swap)."""
+    from indexer.build import reindex
+    from search.contract import SearchRequest
+    from search.service import Searcher
+
+    index = tmp_path / "index"
+    reindex(ROOT / "seeds", index, torch_encoder, model_cache, full=True)
+    int8 = Searcher(index, load_encoder(None, model_cache, runtime="onnx-mixed"), None)
+    same = Searcher(index, torch_encoder, None)
+    stats = int8.stats()
+    assert (stats.model.dtype, stats.query_dtype) == ("float32", "onnx-mixed")
+    for query in ("порт Чанкай", "stipends for NAM students", "Движение неприсоединения"):
+        request = SearchRequest(q=query, k=3, mode="semantic")
+        ids = [hit.id for hit in int8.search(request).results]
+        expected = [hit.id for hit in same.search(request).results]
+        assert ids[0] == expected[0] and len(set(ids) & set(expected)) >= 2, query
+
+
+@pytest.mark.model
+def test_the_mixed_export_keeps_feed_forward_outputs_and_embeddings_in_float32(
+    model_cache: Path,
+) -> None:
+    import onnx
+
+    from encoders.bundled import ensure_bundled_model
+
+    folder = onnx_export.ensure_onnx_model(ensure_bundled_model(model_cache), "mixed")
+    graph = onnx.load(str(folder / onnx_export.MODEL_FILE)).graph
+    float_products = {n.name for n in graph.node if n.op_type == "MatMul"}
+    outputs = {f"/bert/encoder/layer.{i}/output/dense/MatMul" for i in range(12)}
+    assert outputs <= float_products  # each layer's feed-forward output, in float32
+    assert sum(n.op_type == "MatMulInteger" for n in graph.node) == 12 * 5  # the rest: int8
+    types = {i.name: i.data_type for i in graph.initializer}
+    assert types["bert.embeddings.word_embeddings.weight"] == onnx.TensorProto.FLOAT
+
+
+def test_a_graph_without_feed_forward_outputs_is_not_half_quantised(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [1.0, 0.0, 0.0, 1.0])
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="/bert/encoder/layer.0/dense/MatMul")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [weight],
+    )
+    model = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph), str(model))
+    with pytest.raises(RuntimeError, match="0 feed-forward outputs in 1 layers"):
+        onnx_export.quantize_int8(model, tmp_path / "out.onnx", mixed=True)
+    assert not (tmp_path / "out.onnx").exists()

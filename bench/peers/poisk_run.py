@@ -22,19 +22,26 @@ from bench.peers.worker import Search, run_worker
 
 
 def load(job: dict[str, Any]) -> Any:
-    """The configured encoders, and what they run on (recorded in the result)."""
+    """The configured encoders, as `reindex` (passages) and a server (queries) load them:
+    with POISK_RUNTIME=auto the two may run different runtimes (recorded in the result)."""
     from core.config import Settings
     from encoders.crosslingual import load_cross_encoder
-    from encoders.encoder import load_encoder, resolve_precision
+    from encoders.encoder import load_encoder
 
     settings = Settings.from_env()
     cache = Path(job["cache"])
-    encoder = load_encoder(settings.model, cache, settings.dtype, query_cache=0)
+    passages, queries = (
+        load_encoder(settings.model, cache, settings.dtype, query_cache=0, role=role)
+        for role in ("passages", "queries")
+    )
     cross = load_cross_encoder(settings.cross_model, query_cache=0)
-    precision = resolve_precision(settings.runtime, settings.dtype, settings.model)
-    job["info"].update(runtime=settings.runtime, precision=precision,
-                       cross=cross.name if cross else "none")  # fmt: skip
-    return encoder, cross
+    job["info"].update(
+        runtime=settings.runtime,
+        precision=passages.dtype,
+        query_precision=queries.dtype,
+        cross=cross.name if cross else "none",
+    )
+    return passages, queries, cross
 
 
 def build(models: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Search:
@@ -43,10 +50,11 @@ def build(models: Any, units: list[dict[str, Any]], job: dict[str, Any]) -> Sear
     from search.contract import SearchRequest
     from search.service import Searcher
 
-    encoder, cross = models
+    passages, queries, cross = models
     index = Path(job["index"])
-    reindex(Path(job["source"]), index, encoder, Path(job["cache"]), full=True, cross_encoder=cross)
-    searcher = Searcher(index, encoder, cross, sentences=False)
+    cache = Path(job["cache"])
+    reindex(Path(job["source"]), index, passages, cache, full=True, cross_encoder=cross)
+    searcher = Searcher(index, queries, cross, sentences=False)
     job["info"].update(sentence_marks="off")
     searcher.current()  # load the build now, not in the first query
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.scale.corpus import DIM, SyntheticCorpus
 from bench.scale.memory import PeakMemory
-from encoders.base import with_dtype
+from core.fingerprint import with_dtype
 from encoders.bundled import DEFAULT_MODEL_NAME, bundled_fingerprint, ensure_bundled_model
 from index.format import BM25_DIR, STORE_NAME, VECTORS_NAME, BuildWriter
 from index.lexical import LexicalIndex
