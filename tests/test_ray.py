@@ -78,9 +78,12 @@ def test_an_index_encoded_on_ray_equals_the_local_build(
     built, wanted = load_index(settings.index_dir), load_index(local)
     assert built.manifest.model == wanted.manifest.model  # name, fingerprint, dtype
     assert built.manifest.cross_model == wanted.manifest.cross_model
+    # float32 sums come out the same on any thread count; bfloat16 activations round each
+    # layer's output, so an actor's share of the cores moves its vectors by up to ~1e-3
+    atol = 3e-3 if built.manifest.model.dtype == "bfloat16" else 1e-5
     built.close(), wanted.close()
     for ours, theirs in zip(_vectors(settings.index_dir), _vectors(local), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+        np.testing.assert_allclose(ours, theirs, atol=atol)
     ray_hits = _hits(Searcher(settings.index_dir, real_encoder, real_cross))
     assert ray_hits == _hits(Searcher(local, real_encoder, real_cross))
 
